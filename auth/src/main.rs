@@ -1,0 +1,73 @@
+use std::process::ExitCode;
+
+use auth::{app, config::AuthConfig, keys};
+use clap::{Parser, Subcommand};
+use platform::{server, telemetry};
+
+/// The auth service of the task-management API.
+///
+/// Configuration comes from the environment (see README): PORT, DATABASE_URL or DB_SECRET,
+/// JWT_SIGNING_KEY_SECRET or JWT_SIGNING_KEY, JWT_EXPIRATION, BCRYPT_COST, APP_ENV, ...
+#[derive(Parser)]
+#[command(name = "auth", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP on 0.0.0.0:$PORT (the default)
+    Serve,
+    /// Exit 0 when this service's /auth/health answers 200 on 127.0.0.1:$PORT
+    Healthcheck,
+    /// Print the OpenAPI document generated from the code
+    Openapi,
+    /// Print a new Ed25519 signing key (PKCS#8 PEM)
+    Keygen,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command.unwrap_or(Command::Serve) {
+        Command::Healthcheck => platform::health::run_cli("/auth/health"),
+        Command::Openapi => {
+            println!("{}", app::openapi_json());
+            ExitCode::SUCCESS
+        }
+        Command::Keygen => {
+            print!("{}", keys::generate_pem());
+            ExitCode::SUCCESS
+        }
+        Command::Serve => serve(),
+    }
+}
+
+fn serve() -> ExitCode {
+    let cfg = match AuthConfig::from_env() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("auth: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(cfg.common.log_format, "info");
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("auth: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let listener = server::bind(cfg.common.port).await?;
+        app::run(cfg, listener, server::shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "auth service failed");
+            eprintln!("auth: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

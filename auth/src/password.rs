@@ -1,0 +1,50 @@
+//! bcrypt, always on the blocking pool: a hash at cost 10 takes tens of milliseconds of CPU,
+//! which would stall every request sharing the async worker.
+
+use crate::{domain::Password, error::AuthError};
+
+#[derive(Clone)]
+pub struct Hasher {
+    cost: u32,
+    /// Verified against when the user does not exist, so that an unknown username costs the
+    /// same time as a wrong password.
+    dummy_hash: String,
+}
+
+impl Hasher {
+    pub async fn new(cost: u32) -> Result<Self, AuthError> {
+        let dummy_hash = blocking(move || bcrypt::hash("not-a-real-password", cost)).await?;
+        Ok(Self { cost, dummy_hash })
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<String, AuthError> {
+        let plain = password.expose().to_owned();
+        let cost = self.cost;
+        // `$2b$` is what the contract stores.
+        blocking(move || {
+            bcrypt::hash_with_result(plain, cost)
+                .map(|h| h.format_for_version(bcrypt::Version::TwoB))
+        })
+        .await
+    }
+
+    /// True only when `hash` exists and matches. Takes one bcrypt verification either way.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, AuthError> {
+        let plain = password.to_owned();
+        let (target, real) = match hash {
+            Some(h) => (h.to_owned(), true),
+            None => (self.dummy_hash.clone(), false),
+        };
+        let matched = blocking(move || bcrypt::verify(plain, &target)).await?;
+        Ok(real && matched)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, bcrypt::BcryptError> + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AuthError::Internal(format!("bcrypt task: {e}")))?
+        .map_err(|e| AuthError::Internal(format!("bcrypt: {e}")))
+}

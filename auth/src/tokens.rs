@@ -1,0 +1,69 @@
+//! Issuing and validating access tokens.
+
+use jsonwebtoken::{Algorithm, Header};
+use platform::{
+    config::JwtSettings,
+    jwt::{Claims, TokenError, Verifier},
+};
+
+use crate::{error::AuthError, keys::KeyRing, users};
+
+pub struct Issued {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+pub struct Tokens {
+    keys: KeyRing,
+    verifier: Verifier,
+    settings: JwtSettings,
+}
+
+impl Tokens {
+    pub fn new(keys: KeyRing, settings: JwtSettings) -> Self {
+        let verifier = Verifier::new(keys.jwks(), &settings);
+        Self {
+            keys,
+            verifier,
+            settings,
+        }
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    pub fn issue(&self, user: &users::Model) -> Result<Issued, AuthError> {
+        let iat = chrono::Utc::now().timestamp();
+        let ttl = self.settings.expiration_secs;
+        let claims = Claims {
+            sub: user.id.to_string(),
+            user_id: user.id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            role: "user".into(),
+            iat,
+            exp: iat
+                + i64::try_from(ttl)
+                    .map_err(|_| AuthError::Internal("JWT_EXPIRATION overflows".into()))?,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.keys.kid().to_owned());
+        let token = jsonwebtoken::encode(&header, &claims, self.keys.encoding_key())
+            .map_err(|e| AuthError::Internal(format!("signing: {e}")))?;
+        Ok(Issued {
+            token,
+            expires_in: ttl,
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verifier.verify(token).map_err(|e| match e {
+            TokenError::UnknownKey => TokenError::Invalid,
+            other => other,
+        })
+    }
+}

@@ -1,0 +1,318 @@
+//! The database handle both services share: a bounded pool on SQLite or PostgreSQL,
+//! migrations at start-up, and credential rotation without a restart.
+//!
+//! With `DB_SECRET`, credentials come from Secrets Manager. When rotation changes the
+//! password, connections already open keep working but new ones are refused; the first
+//! operation that sees PostgreSQL reject the login re-reads the secret, swaps in a new pool
+//! and retries once.
+
+use std::{
+    sync::{
+        RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlErr,
+    Statement, sqlx,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::{
+    config::{DatabaseSettings, DbSource},
+    secrets::{Secrets, SecretsError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Secret(#[from] SecretsError),
+    #[error("database secret {id} is not an RDS-style JSON secret: {reason}")]
+    BadSecret { id: String, reason: String },
+    #[error("cannot connect to the database: {0}")]
+    Connect(DbErr),
+    #[error("migrations failed: {0}")]
+    Migrate(DbErr),
+}
+
+/// The fields of an RDS-managed credentials secret.
+#[derive(serde::Deserialize)]
+struct RdsSecret {
+    username: String,
+    password: String,
+    host: String,
+    #[serde(default = "default_pg_port")]
+    port: serde_json::Value,
+    #[serde(default = "default_db_name")]
+    dbname: String,
+}
+
+fn default_pg_port() -> serde_json::Value {
+    5432.into()
+}
+
+fn default_db_name() -> String {
+    "postgres".into()
+}
+
+fn url_from_secret(id: &str, raw: &str) -> Result<String, DbError> {
+    let bad = |reason: String| DbError::BadSecret {
+        id: id.to_owned(),
+        reason,
+    };
+    let s: RdsSecret = serde_json::from_str(raw).map_err(|e| bad(e.to_string()))?;
+    let port = match &s.port {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(p) => p.clone(),
+        other => return Err(bad(format!("port {other} is not a number"))),
+    };
+    let mut url = url::Url::parse(&format!("postgres://{}:{port}", s.host))
+        .map_err(|e| bad(format!("host/port: {e}")))?;
+    url.set_username(&s.username)
+        .and_then(|()| url.set_password(Some(&s.password)))
+        .map_err(|()| bad("cannot encode credentials".into()))?;
+    url.set_path(&s.dbname);
+    Ok(url.into())
+}
+
+pub struct Database {
+    conn: RwLock<DatabaseConnection>,
+    generation: AtomicU64,
+    refresh: tokio::sync::Mutex<()>,
+    settings: DatabaseSettings,
+    secrets: Option<Secrets>,
+}
+
+impl Database {
+    /// Connects (reading the secret if configured) and runs pending migrations.
+    pub async fn connect(
+        settings: DatabaseSettings,
+        secrets: Option<Secrets>,
+    ) -> Result<Self, DbError> {
+        let url = resolve_url(&settings.source, secrets.as_ref()).await?;
+        migrate(&url).await?;
+        let conn = open_pool(&url, settings.pool_max).await?;
+        Ok(Self {
+            conn: RwLock::new(conn),
+            generation: AtomicU64::new(0),
+            refresh: tokio::sync::Mutex::new(()),
+            settings,
+            secrets,
+        })
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.current().0.get_database_backend()
+    }
+
+    fn current(&self) -> (DatabaseConnection, u64) {
+        let guard = self.conn.read().unwrap_or_else(|p| p.into_inner());
+        (guard.clone(), self.generation.load(Ordering::Acquire))
+    }
+
+    /// Runs `op` on the pool; if the database refuses our credentials and they come from a
+    /// secret, re-reads it, reconnects and runs `op` once more.
+    pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: Fn(DatabaseConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let (conn, generation) = self.current();
+        match op(conn).await {
+            Err(e) if self.secrets.is_some() && is_auth_rejection(&e) => {
+                tracing::warn!("database rejected the credentials; re-reading the secret");
+                if let Err(refresh_err) = self.refresh(generation).await {
+                    tracing::error!(error = %refresh_err, "credential refresh failed");
+                    return Err(e);
+                }
+                let (conn, _) = self.current();
+                op(conn).await
+            }
+            other => other,
+        }
+    }
+
+    /// Replaces the pool with one built from freshly read credentials, unless another task
+    /// already did so since `seen_generation`.
+    async fn refresh(&self, seen_generation: u64) -> Result<(), DbError> {
+        let _guard = self.refresh.lock().await;
+        if self.generation.load(Ordering::Acquire) != seen_generation {
+            return Ok(());
+        }
+        let url = resolve_url(&self.settings.source, self.secrets.as_ref()).await?;
+        let fresh = open_pool(&url, self.settings.pool_max).await?;
+        let old = {
+            let mut guard = self.conn.write().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *guard, fresh)
+        };
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tracing::info!("database pool rebuilt with rotated credentials");
+        tokio::spawn(async move {
+            let _ = old.close().await;
+        });
+        Ok(())
+    }
+
+    /// Readiness: can we run a trivial query right now?
+    pub async fn ping(&self) -> bool {
+        self.run(|c| async move { c.ping().await }).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        let (conn, _) = self.current();
+        if let Err(e) = conn.close().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+    }
+}
+
+async fn resolve_url(source: &DbSource, secrets: Option<&Secrets>) -> Result<String, DbError> {
+    match source {
+        DbSource::Url(url) => Ok(url.clone()),
+        DbSource::Secret(id) => {
+            let secrets = secrets.ok_or_else(|| DbError::BadSecret {
+                id: id.clone(),
+                reason: "no Secrets Manager client".into(),
+            })?;
+            url_from_secret(id, &secrets.get_string(id).await?)
+        }
+    }
+}
+
+fn ensure_sqlite_dir(url: &str) {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return;
+    };
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+}
+
+async fn open_pool(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
+    ensure_sqlite_dir(url);
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(max)
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300))
+        .max_lifetime(Duration::from_secs(1800))
+        // Statements carry user input (emails, hashes): keep them out of the logs.
+        .sqlx_logging(false);
+    let conn = sea_orm::Database::connect(opts)
+        .await
+        .map_err(DbError::Connect)?;
+    if conn.get_database_backend() == DbBackend::Sqlite {
+        // WAL lets the two services (or two processes of one) read while one writes.
+        conn.execute_unprepared("PRAGMA journal_mode=WAL")
+            .await
+            .map_err(DbError::Connect)?;
+    }
+    Ok(conn)
+}
+
+/// A fixed key for the PostgreSQL advisory lock that serialises migrations across
+/// instances starting at the same moment.
+const MIGRATION_LOCK_KEY: i64 = 0x7461_736b_6d67_6d74; // "taskmgmt"
+
+async fn migrate(url: &str) -> Result<(), DbError> {
+    // One connection, so the session-level advisory lock and the migrations share a session.
+    let conn = open_pool(url, 1).await?;
+    let result = async {
+        let pg = conn.get_database_backend() == DbBackend::Postgres;
+        if pg {
+            conn.execute(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"),
+            ))
+            .await?;
+        }
+        let migrated = crate::migration::Migrator::up(&conn, None).await;
+        if pg {
+            conn.execute(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"),
+            ))
+            .await?;
+        }
+        migrated
+    }
+    .await
+    .map_err(DbError::Migrate);
+    let _ = conn.close().await;
+    result
+}
+
+fn sqlx_error(e: &DbErr) -> Option<&sqlx::Error> {
+    match e {
+        DbErr::Conn(RuntimeErr::SqlxError(s))
+        | DbErr::Exec(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// PostgreSQL's SQLSTATE class 28, "invalid authorization specification": a wrong password
+/// (28P01) or a role that may no longer log in (28000).
+pub fn is_auth_rejection(e: &DbErr) -> bool {
+    matches!(sqlx_error(e), Some(sqlx::Error::Database(d)) if d.code().is_some_and(|c| c.starts_with("28")))
+}
+
+/// The database is unreachable or overloaded, as opposed to a bug in a query.
+pub fn is_unavailable(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
+        _ => match sqlx_error(e) {
+            Some(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            Some(sqlx::Error::Database(d)) => d.code().is_some_and(|c| {
+                c.starts_with("08")
+                    || c.starts_with("28")
+                    || c.starts_with("53")
+                    || c.starts_with("57P")
+            }),
+            _ => matches!(e, DbErr::Conn(_)),
+        },
+    }
+}
+
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+pub fn is_foreign_key_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rds_secret_becomes_an_escaped_url() {
+        let url = url_from_secret(
+            "db",
+            r#"{"username":"app","password":"p@ss/w:rd","host":"db.example","port":5432,"dbname":"tasks","engine":"postgres"}"#,
+        )
+        .unwrap();
+        assert_eq!(url, "postgres://app:p%40ss%2Fw%3Ard@db.example:5432/tasks");
+    }
+
+    #[test]
+    fn secret_without_password_is_rejected() {
+        assert!(url_from_secret("db", r#"{"username":"a","host":"h"}"#).is_err());
+    }
+}

@@ -1,0 +1,207 @@
+//! The contract's error envelope, and the one response type every handler fails with.
+//!
+//! Services define their own domain error enums and convert them into [`ApiError`]; the
+//! request middleware converts the framework's own failures (routing, body parsing, limits)
+//! into the same shape, so a client only ever sees one kind of error body.
+
+use poem::{IntoResponse, Response, http::StatusCode};
+use poem_openapi::{
+    ApiResponse, Object,
+    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::{ToJSON, Type},
+};
+
+/// One invalid input field.
+#[derive(Object, Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct FieldError {
+    /// Name of the offending field.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Body of every error response.
+#[derive(Object, Clone, Debug, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ErrorBody {
+    /// The HTTP reason phrase, e.g. `Bad Request`.
+    pub error: String,
+    /// A human-readable sentence.
+    pub message: String,
+    /// One entry per invalid field; present only for validation errors.
+    pub details: Option<Vec<FieldError>>,
+}
+
+/// An error response in the contract's envelope.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub details: Option<Vec<FieldError>>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn validation(details: Vec<FieldError>) -> Self {
+        let mut err = Self::bad_request("Validation failed");
+        err.details = Some(details);
+        err
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "You do not have permission to access this resource",
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        let mut err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts; try again later",
+        );
+        err.retry_after = Some(retry_after_secs.max(1));
+        err
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// A genuine bug. The cause is logged by the caller; the client sees nothing of it.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: self.message.clone(),
+            details: self.details.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        self.clone().into_response()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.body().to_json_string();
+        let mut resp = Response::builder()
+            .status(self.status)
+            .content_type("application/json; charset=utf-8")
+            .body(body);
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", secs.to_string().parse().expect("digits"));
+        }
+        resp
+    }
+}
+
+/// The statuses any operation may fail with, as documented in the OpenAPI spec.
+const DOCUMENTED: &[(u16, &str)] = &[
+    (400, "Malformed JSON or failed validation"),
+    (
+        401,
+        "Missing, invalid or expired token, or wrong credentials",
+    ),
+    (403, "The resource belongs to another user"),
+    (404, "No such resource"),
+    (409, "Conflict with an existing resource"),
+    (413, "Request body over the size limit"),
+    (415, "Content type is not application/json"),
+    (429, "Rate limited; see Retry-After"),
+    (500, "Internal error"),
+    (503, "A dependency (database, key set) is unavailable"),
+];
+
+impl ApiResponse for ApiError {
+    const BAD_REQUEST_HANDLER: bool = true;
+
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: DOCUMENTED
+                .iter()
+                .map(|(status, description)| MetaResponse {
+                    description,
+                    status: Some(*status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json; charset=utf-8",
+                        schema: ErrorBody::schema_ref(),
+                    }],
+                    headers: if *status == 429 {
+                        vec![MetaHeader {
+                            name: "Retry-After".into(),
+                            description: Some("Seconds to wait before retrying".into()),
+                            required: true,
+                            deprecated: false,
+                            schema: u64::schema_ref(),
+                        }]
+                    } else {
+                        vec![]
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+
+    fn from_parse_request_error(err: poem::Error) -> Self {
+        crate::middleware::envelope_for(&err)
+    }
+}

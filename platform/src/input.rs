@@ -1,0 +1,124 @@
+//! Request fields that never fail to parse, so that validation can report every bad field
+//! at once instead of the first one the JSON parser trips over.
+//!
+//! `Field<T, true>` is documented as required in the spec, `Field<T, false>` as optional;
+//! both accept anything on the wire and record what they saw. Domain parsers turn them into
+//! domain types, collecting a [`crate::FieldError`] per field.
+
+use std::borrow::Cow;
+
+use poem_openapi::{
+    registry::{MetaSchemaRef, Registry},
+    types::{ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
+
+/// What a JSON field held.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Field<T, const REQUIRED: bool> {
+    /// Absent from the object.
+    #[default]
+    Missing,
+    /// Present as `null`.
+    Null,
+    /// Present, but not of the expected JSON type.
+    WrongType,
+    Value(T),
+}
+
+pub type Required<T> = Field<T, true>;
+pub type Optional<T> = Field<T, false>;
+
+impl<T, const R: bool> Field<T, R> {
+    pub fn value(self) -> Option<T> {
+        match self {
+            Self::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Type, const R: bool> Type for Field<T, R> {
+    const IS_REQUIRED: bool = R;
+    type RawValueType = T::RawValueType;
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        if R {
+            T::name()
+        } else {
+            format!("optional_{}", T::name()).into()
+        }
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        match self {
+            Self::Value(v) => v.as_raw_value(),
+            _ => None,
+        }
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        match self {
+            Self::Value(v) => v.raw_element_iter(),
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        matches!(self, Self::Missing)
+    }
+}
+
+impl<T: ParseFromJSON, const R: bool> ParseFromJSON for Field<T, R> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(match value {
+            None => Self::Missing,
+            Some(Value::Null) => Self::Null,
+            Some(v) => match T::parse_from_json(Some(v)) {
+                Ok(v) => Self::Value(v),
+                Err(_) => Self::WrongType,
+            },
+        })
+    }
+}
+
+impl<T: ToJSON, const R: bool> ToJSON for Field<T, R> {
+    fn to_json(&self) -> Option<Value> {
+        match self {
+            Self::Value(v) => v.to_json(),
+            Self::Null => Some(Value::Null),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a required string field, reporting absence and wrong types in the same words for
+/// every service.
+pub fn required_string(
+    field: &'static str,
+    input: Field<String, true>,
+    errors: &mut Vec<crate::FieldError>,
+) -> Option<String> {
+    match input {
+        Field::Value(v) => Some(v),
+        Field::WrongType => {
+            errors.push(crate::FieldError::new(field, "must be a string"));
+            None
+        }
+        Field::Missing | Field::Null => {
+            errors.push(crate::FieldError::new(field, "is required"));
+            None
+        }
+    }
+}

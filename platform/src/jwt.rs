@@ -1,0 +1,147 @@
+//! What both services agree on about tokens: the claims, the JWK Set document, and
+//! verification against a set of Ed25519 public keys selected by `kid`.
+//!
+//! auth signs and verifies with its own keys; task verifies with the keys auth publishes.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use poem_openapi::{Object, SecurityScheme, auth::Bearer};
+use serde::{Deserialize, Serialize};
+
+use crate::config::JwtSettings;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user id, as a string.
+    pub sub: String,
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub role: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: String,
+}
+
+/// One public key in a JWK Set (RFC 7517/8037: an Ed25519 `OKP` key).
+#[derive(Object, Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Jwk {
+    /// Key type: `OKP`.
+    pub kty: String,
+    /// Curve: `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url without padding.
+    pub x: String,
+    /// Key id, matched against the token header's `kid`.
+    pub kid: String,
+    /// `EdDSA`.
+    pub alg: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    #[oai(rename = "use")]
+    pub use_: String,
+}
+
+impl Jwk {
+    pub fn ed25519(kid: impl Into<String>, x: impl Into<String>) -> Self {
+        Self {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: x.into(),
+            kid: kid.into(),
+            alg: "EdDSA".into(),
+            use_: "sig".into(),
+        }
+    }
+}
+
+/// The document at `/auth/.well-known/jwks.json`.
+#[derive(Object, Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+/// Why a bearer token was refused; each maps to one of the contract's 401 messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("Token has expired")]
+    Expired,
+    #[error("Invalid token")]
+    Invalid,
+    /// The token names a key we do not (yet) have.
+    #[error("Invalid token")]
+    UnknownKey,
+}
+
+/// The `Authorization: Bearer <token>` scheme, as documented in the OpenAPI spec.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT")]
+pub struct BearerToken(pub Bearer);
+
+/// Checks signatures and claims against a fixed set of public keys.
+#[derive(Clone)]
+pub struct Verifier {
+    keys: HashMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+impl Verifier {
+    pub fn new(jwks: &JwkSet, settings: &JwtSettings) -> Self {
+        let keys = jwks
+            .keys
+            .iter()
+            .filter(|k| k.kty == "OKP" && k.crv == "Ed25519")
+            .filter_map(|k| {
+                DecodingKey::from_ed_components(&k.x)
+                    .ok()
+                    .map(|d| (k.kid.clone(), d))
+            })
+            .collect();
+        // Only EdDSA: `alg: none`, HS256 with the public key as secret and every other
+        // algorithm confusion fail here before any key is used.
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.leeway = 5;
+        Self { keys, validation }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn knows(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let key = self.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
+        let claims = data.claims;
+        if claims.sub != claims.user_id.to_string() {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
+    }
+
+    /// The `kid` a token claims to be signed with, if it parses at all.
+    pub fn kid_of(token: &str) -> Option<String> {
+        jsonwebtoken::decode_header(token).ok()?.kid
+    }
+}

@@ -1,0 +1,22 @@
+//! The runtime both services share: configuration, secrets, database and migrations,
+//! telemetry, the error envelope, request plumbing and the server's lifecycle.
+//!
+//! A service crate owns its domain, its storage queries and its handlers; everything a
+//! service needs to be a well-behaved process in the cloud lives here, once.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http_client;
+pub mod input;
+pub mod jwt;
+pub mod metrics;
+pub mod middleware;
+pub mod migration;
+pub mod secrets;
+pub mod server;
+pub mod telemetry;
+pub mod tls;
+
+pub use error::{ApiError, ErrorBody, FieldError};

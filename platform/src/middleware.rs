@@ -1,0 +1,257 @@
+//! What happens to every request before and after its handler: a request id, a tracing
+//! span, the body-size limit, CORS, the error envelope for the framework's own failures,
+//! an access log line and a metric.
+
+use std::{net::IpAddr, sync::Arc, time::Instant};
+
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response,
+    http::{HeaderValue, Method, StatusCode, header},
+};
+use tracing::Instrument;
+
+use crate::{ApiError, FieldError, metrics};
+
+/// Request bodies larger than this are refused with 413.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Short service name used in logs and metrics, e.g. `auth`.
+    pub service: &'static str,
+    pub cors_origins: Vec<String>,
+    pub body_limit: usize,
+}
+
+/// Wraps a service's routes with the shared request plumbing.
+pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<Output = Response> {
+    let settings = Arc::new(settings);
+    ep.around(move |ep, req| {
+        let settings = settings.clone();
+        async move {
+            let request_id = request_id(&req);
+            let span = tracing::info_span!(
+                "request",
+                request_id = %request_id,
+                method = %req.method(),
+                path = %req.uri().path(),
+            );
+            let resp = handle(ep, req, &settings).instrument(span.clone()).await;
+            let mut resp = resp;
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+            }
+            Ok(resp)
+        }
+    })
+}
+
+async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: &Settings) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let origin = allowed_origin(&req, &settings.cors_origins);
+
+    let resp = if let (Some(origin), true) = (&origin, is_preflight(&req)) {
+        preflight(origin)
+    } else {
+        match limit_body(&mut req, settings.body_limit).await {
+            Err(err) => err.into_response(),
+            Ok(()) => match ep.call(req).await {
+                Ok(resp) => envelope_non_json(resp.into_response()),
+                Err(err) => {
+                    if err.status().is_server_error() {
+                        tracing::error!(error = %err, "request failed");
+                    }
+                    envelope_for(&err).into_response()
+                }
+            },
+        }
+    };
+
+    let mut resp = resp;
+    if let Some(origin) = origin {
+        add_cors_headers(&mut resp, &origin);
+    }
+
+    let status = resp.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // Load-balancer health checks arrive every few seconds per target: keep them out of the
+    // info-level access log.
+    if path.ends_with("/health") {
+        tracing::debug!(status, latency_ms, "request completed");
+    } else if status >= 500 {
+        tracing::error!(status, latency_ms, %method, "request completed");
+    } else {
+        tracing::info!(status, latency_ms, "request completed");
+    }
+    metrics::record_request(settings.service, status, latency_ms);
+    resp
+}
+
+/// The id that ties a request's response to its log lines: the caller's, the load
+/// balancer's trace root, or a new one.
+fn request_id(req: &Request) -> String {
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 200
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:=/+".contains(&b))
+    };
+    if let Some(id) = req.header(REQUEST_ID_HEADER).filter(|s| valid(s)) {
+        return id.to_owned();
+    }
+    if let Some(root) = req.header("x-amzn-trace-id").and_then(|v| {
+        v.split(';')
+            .find_map(|part| part.trim().strip_prefix("Root="))
+            .filter(|s| valid(s))
+    }) {
+        return root.to_owned();
+    }
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn limit_body(req: &mut Request, limit: usize) -> Result<(), ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body exceeds the limit of {limit} bytes"),
+        )
+    };
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    if declared == Some(0) {
+        return Ok(());
+    }
+    // Chunked bodies carry no length: read at most `limit` bytes and refuse the rest.
+    let bytes = req
+        .take_body()
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+            _ => ApiError::bad_request("Could not read the request body"),
+        })?;
+    req.set_body(bytes);
+    Ok(())
+}
+
+/// Maps any error the framework raises (routing, extractors, parsers) to the envelope.
+pub fn envelope_for(err: &poem::Error) -> ApiError {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
+    };
+    if let Some(e) = err.downcast_ref::<ApiError>() {
+        return e.clone();
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        let mut api = ApiError::bad_request(format!("Invalid parameter `{}`", e.name));
+        api.details = Some(vec![FieldError::new(e.name, clean_reason(&e.reason))]);
+        return api;
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return ApiError::bad_request(format!("Malformed JSON body: {}", clean_reason(&e.reason)));
+    }
+    if err.is::<ContentTypeError>() {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        );
+    }
+    if err.is::<AuthorizationError>() {
+        return ApiError::unauthorized("No authentication token provided");
+    }
+    let status = err.status();
+    let message = match status {
+        StatusCode::NOT_FOUND => "The requested resource was not found",
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed for this resource",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body is too large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Content-Type must be application/json",
+        StatusCode::BAD_REQUEST => "Bad request",
+        s if s.is_server_error() => "Internal server error",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    };
+    ApiError::new(status, message)
+}
+
+/// Parser messages name the framework's internal type names; keep the useful part.
+fn clean_reason(reason: &str) -> String {
+    let reason = reason
+        .split(" (occurred while parsing")
+        .next()
+        .unwrap_or(reason);
+    reason.trim().trim_end_matches('.').to_owned()
+}
+
+/// Any error response the framework produced without a JSON body gets the envelope.
+fn envelope_non_json(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .content_type()
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if status.is_client_error() || status.is_server_error() {
+        if !is_json {
+            return envelope_for(&poem::Error::from_status(status)).into_response();
+        }
+    }
+    resp
+}
+
+fn allowed_origin(req: &Request, allowed: &[String]) -> Option<String> {
+    let origin = req.header(header::ORIGIN)?;
+    allowed
+        .iter()
+        .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        .then(|| origin.to_owned())
+}
+
+fn is_preflight(req: &Request) -> bool {
+    req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+fn preflight(origin: &str) -> Response {
+    let mut resp = Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "GET, POST, PUT, DELETE",
+        )
+        .header(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "Authorization, Content-Type, X-Request-Id",
+        )
+        .header(header::ACCESS_CONTROL_MAX_AGE, "600")
+        .finish();
+    add_cors_headers(&mut resp, origin);
+    resp
+}
+
+fn add_cors_headers(resp: &mut Response, origin: &str) {
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("X-Request-Id, Retry-After"),
+    );
+}
+
+/// The address a request came from. Behind the load balancer that is the last hop it
+/// appended to `X-Forwarded-For` (earlier entries are whatever the client claimed).
+pub fn client_ip(req: &Request) -> Option<IpAddr> {
+    req.header("x-forwarded-for")
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .or_else(|| req.remote_addr().as_socket_addr().map(|a| a.ip()))
+}

@@ -1,0 +1,44 @@
+//! The schema of the one database both services share. Each service runs these at start-up
+//! (under an advisory lock on PostgreSQL), so whichever starts first creates the tables.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_users;
+mod m0002_tasks;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_users::Migration),
+            Box::new(m0002_tasks::Migration),
+        ]
+    }
+}
+
+#[derive(DeriveIden)]
+pub enum Users {
+    Table,
+    Id,
+    Username,
+    Email,
+    PasswordHash,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+pub enum Tasks {
+    Table,
+    Id,
+    UserId,
+    Title,
+    Description,
+    Status,
+    Priority,
+    DueDate,
+    CreatedAt,
+    UpdatedAt,
+}
