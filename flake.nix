@@ -383,12 +383,13 @@
                 AWS_REGION       required
                 AWS_ACCOUNT_ID   default: the caller's account (aws sts get-caller-identity)
                 ECR_REPOSITORY   default: task-management/<service>
-              Prints AUTH_IMAGE=… or TASK_IMAGE=…, the variable the Copilot manifests read.
+              Prints PLATFORM=linux/… and AUTH_IMAGE=… or TASK_IMAGE=…, the variables the
+              Copilot manifests read: export $(nix run .#publish -- auth ./result)
               EOF
                 exit 2
               }
 
-              [ $# -ge 2 ] && [ $# -le 3 ] || usage
+              if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
               service=$1
               archive=$2
               case "$service" in
@@ -418,6 +419,11 @@
               skopeo --policy ${policy} copy --authfile "$authfile" \
                 "docker-archive:$archive" "docker://$uri" >&2
 
+              # What the Copilot manifests read: PLATFORM (the image's architecture) and the URI.
+              case "$arch" in
+                arm64) echo "PLATFORM=linux/arm64" ;;
+                *) echo "PLATFORM=linux/x86_64" ;;
+              esac
               echo "$var=$uri"
             '';
           };
