@@ -279,10 +279,10 @@ pub fn is_unavailable(e: &DbErr) -> bool {
                 | sqlx::Error::WorkerCrashed,
             ) => true,
             Some(sqlx::Error::Database(d)) => d.code().is_some_and(|c| {
-                c.starts_with("08")
-                    || c.starts_with("28")
-                    || c.starts_with("53")
-                    || c.starts_with("57P")
+                // connection, authorization, missing database, resources, operator shutdown
+                ["08", "28", "3D", "53", "57P"]
+                    .iter()
+                    .any(|class| c.starts_with(class))
             }),
             _ => matches!(e, DbErr::Conn(_)),
         },

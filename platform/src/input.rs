@@ -85,6 +85,9 @@ impl<T: ParseFromJSON, const R: bool> ParseFromJSON for Field<T, R> {
         Ok(match value {
             None => Self::Missing,
             Some(Value::Null) => Self::Null,
+            // The framework's own string parser accepts numbers and booleans; a client that
+            // sends `"username": 42` has made a mistake worth reporting.
+            Some(v) if expects_string::<T>() && !v.is_string() => Self::WrongType,
             Some(v) => match T::parse_from_json(Some(v)) {
                 Ok(v) => Self::Value(v),
                 Err(_) => Self::WrongType,
@@ -101,6 +104,10 @@ impl<T: ToJSON, const R: bool> ToJSON for Field<T, R> {
             _ => None,
         }
     }
+}
+
+fn expects_string<T: Type>() -> bool {
+    matches!(T::schema_ref(), MetaSchemaRef::Inline(schema) if schema.ty == "string")
 }
 
 /// Reads a required string field, reporting absence and wrong types in the same words for

@@ -1,0 +1,142 @@
+//! Starts the real auth service in-process on a random port, against a fresh database.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use auth::config::{AuthConfig, KeySource};
+use platform::config::{AppEnv, CommonConfig, DatabaseSettings, DbSource, JwtSettings, LogFormat};
+use serde_json::{Value, json};
+use testkit::db::{Backend, TestDb};
+use tokio::{net::TcpListener, sync::oneshot};
+
+pub const EXPIRATION: u64 = 3600;
+
+pub struct TestAuth {
+    pub base: String,
+    pub db: TestDb,
+    pub key_pem: String,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn config(db: &TestDb, key_pem: &str) -> AuthConfig {
+    AuthConfig {
+        common: CommonConfig {
+            port: 0,
+            app_env: AppEnv::Development,
+            log_format: LogFormat::Pretty,
+            database: DatabaseSettings {
+                source: DbSource::Url(db.url.clone()),
+                pool_max: 5,
+            },
+            cors_origins: vec!["https://app.example".into()],
+            shutdown_timeout: Duration::from_secs(5),
+        },
+        jwt: JwtSettings {
+            expiration_secs: EXPIRATION,
+            issuer: "task-management".into(),
+            audience: "task-management-api".into(),
+        },
+        signing_key: KeySource::Inline(key_pem.to_owned()),
+        bcrypt_cost: 4,
+    }
+}
+
+impl TestAuth {
+    pub async fn start(backend: Backend) -> Self {
+        let db = TestDb::new(backend).await;
+        let key_pem = auth::keys::generate_pem();
+        let cfg = config(&db, &key_pem);
+        Self::start_with(db, key_pem, cfg).await
+    }
+
+    pub async fn start_with(db: TestDb, key_pem: String, cfg: AuthConfig) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(auth::app::run(cfg, listener, async {
+            let _ = stopped.await;
+        }));
+        let http = testkit::http();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{base}/auth/health")).send().await {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(!handle.is_finished(), "auth service failed to start");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Self {
+            base,
+            db,
+            key_pem,
+            http,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> (u16, Value) {
+        self.post(
+            "/auth/register",
+            json!({"username": username, "email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> (u16, Value) {
+        self.post(
+            "/auth/login",
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn validate(&self, token: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url("/auth/validate"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("join").expect("service ran cleanly");
+        }
+    }
+}
+
+/// Asserts the contract's error envelope.
+pub fn assert_envelope(body: &Value, error: &str) {
+    assert_eq!(body["error"], error, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}

@@ -1,0 +1,23 @@
+//! What the integration tests of every crate share: a fresh database per test on each
+//! backend, a real Secrets Manager emulator, and services run as real processes.
+
+pub mod db;
+pub mod moto;
+pub mod process;
+
+use std::net::TcpListener;
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the OS hands out an ephemeral port")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("test HTTP client")
+}

@@ -1,0 +1,106 @@
+//! A service binary run as a real process on a free port, killed when dropped.
+
+use std::{
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+pub struct ServiceProcess {
+    child: Option<Child>,
+    pub port: u16,
+    pub base: String,
+}
+
+impl ServiceProcess {
+    /// Starts `bin` with `env` (plus `PORT`) and waits until `health_path` answers 200.
+    pub async fn start(bin: &str, env: &[(String, String)], health_path: &str) -> Self {
+        let mut p = Self::spawn(bin, env);
+        p.wait_healthy(health_path).await;
+        p
+    }
+
+    /// Starts without waiting.
+    pub fn spawn(bin: &str, env: &[(String, String)]) -> Self {
+        let port = crate::free_port();
+        let dir = std::env::temp_dir();
+        let child = Command::new(bin)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORT", port.to_string())
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
+        Self {
+            child: Some(child),
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub async fn wait_healthy(&mut self, health_path: &str) {
+        let http = crate::http();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.try_status() {
+                panic!("service exited early with {status}");
+            }
+            if let Ok(r) = http.get(format!("{}{health_path}", self.base)).send().await {
+                if r.status().as_u16() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "service not healthy in time");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM, as ECS does on scale-in or deploy.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit (up to `limit`) and returns its status.
+    pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.try_status() {
+                self.child = None;
+                return s;
+            }
+            assert!(Instant::now() < deadline, "process did not exit in time");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the process (SIGKILL) now.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
