@@ -2,7 +2,6 @@ use std::process::ExitCode;
 
 use auth::{app, config::AuthConfig, keys};
 use clap::{Parser, Subcommand};
-use platform::{server, telemetry};
 
 /// The auth service of the task-management API.
 ///
@@ -38,36 +37,8 @@ fn main() -> ExitCode {
             print!("{}", keys::generate_pem());
             ExitCode::SUCCESS
         }
-        Command::Serve => serve(),
-    }
-}
-
-fn serve() -> ExitCode {
-    let cfg = match AuthConfig::from_env() {
-        Ok(cfg) => cfg,
-        Err(e) => {
-            eprintln!("auth: configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    telemetry::init(cfg.common.log_format, "info");
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("auth: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = rt.block_on(async {
-        let listener = server::bind(cfg.common.port).await?;
-        app::run(cfg, listener, server::shutdown_signal()).await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "auth service failed");
-            eprintln!("auth: {e:#}");
-            ExitCode::FAILURE
+        Command::Serve => {
+            platform::cli::serve_main("auth", AuthConfig::from_env(), |c| &c.common, app::run)
         }
     }
 }

@@ -58,7 +58,7 @@ impl<'a> Users<'a> {
         if !existing.is_empty() {
             return Err(AuthError::EmailTaken);
         }
-        let now = chrono::Utc::now();
+        let now = platform::db::now();
         let model = ActiveModel {
             username: Set(username.clone()),
             email: Set(email.clone()),

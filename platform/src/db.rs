@@ -251,6 +251,17 @@ async fn migrate(url: &str) -> Result<(), DbError> {
     result
 }
 
+/// The current time at the precision both backends keep (PostgreSQL stores microseconds),
+/// so a row reads back exactly as it was written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    truncate(chrono::Utc::now())
+}
+
+pub fn truncate(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}
+
 fn sqlx_error(e: &DbErr) -> Option<&sqlx::Error> {
     match e {
         DbErr::Conn(RuntimeErr::SqlxError(s))

@@ -4,6 +4,7 @@
 //! A service crate owns its domain, its storage queries and its handlers; everything a
 //! service needs to be a well-behaved process in the cloud lives here, once.
 
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;

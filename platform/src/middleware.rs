@@ -145,7 +145,8 @@ async fn limit_body(req: &mut Request, limit: usize) -> Result<(), ApiError> {
 /// Maps any error the framework raises (routing, extractors, parsers) to the envelope.
 pub fn envelope_for(err: &poem::Error) -> ApiError {
     use poem_openapi::error::{
-        AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
     };
     if let Some(e) = err.downcast_ref::<ApiError>() {
         return e.clone();
@@ -153,6 +154,11 @@ pub fn envelope_for(err: &poem::Error) -> ApiError {
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
         let mut api = ApiError::bad_request(format!("Invalid parameter `{}`", e.name));
         api.details = Some(vec![FieldError::new(e.name, clean_reason(&e.reason))]);
+        return api;
+    }
+    if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        let mut api = ApiError::bad_request(format!("Invalid path parameter `{}`", e.name));
+        api.details = Some(vec![FieldError::new(e.name, "must be an integer id")]);
         return api;
     }
     if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {

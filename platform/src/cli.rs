@@ -1,0 +1,52 @@
+//! The `main` both binaries share: read configuration, start logging and the runtime, serve
+//! until a signal, and turn the outcome into an exit code.
+
+use std::{future::Future, process::ExitCode};
+
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{CommonConfig, ConfigError},
+    server, telemetry,
+};
+
+/// Runs `serve` for a service called `name` with configuration `cfg`.
+pub fn serve_main<C, F, Fut>(
+    name: &str,
+    cfg: Result<C, ConfigError>,
+    common: impl Fn(&C) -> &CommonConfig,
+    serve: F,
+) -> ExitCode
+where
+    F: FnOnce(C, TcpListener, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let cfg = match cfg {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{name}: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (format, port) = (common(&cfg).log_format, common(&cfg).port);
+    telemetry::init(format, "info");
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let listener = server::bind(port).await?;
+        serve(cfg, listener, Box::pin(server::shutdown_signal())).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "{name} failed");
+            eprintln!("{name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The task service's configuration, read once at start-up.
+
+use std::time::Duration;
+
+use platform::config::{self, CommonConfig, ConfigError, JwtSettings};
+
+/// Every environment variable this service reads.
+pub const ENV_VARS: &[&str] = &[
+    "PORT",
+    "DATABASE_URL",
+    "DB_SECRET",
+    "DB_POOL_MAX",
+    "CORS_ALLOWED_ORIGINS",
+    "APP_ENV",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "SHUTDOWN_TIMEOUT_SECS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "AUTH_SERVICE_URL",
+];
+
+#[derive(Clone, Debug)]
+pub struct KeySettings {
+    /// Base URL of the auth service; the JWK Set is at `/auth/.well-known/jwks.json`.
+    pub auth_service_url: String,
+    /// Routine refresh period.
+    pub refresh_every: Duration,
+    /// An unknown `kid` triggers a refresh at most this often.
+    pub min_refresh_interval: Duration,
+    /// Timeout of one fetch.
+    pub fetch_timeout: Duration,
+    /// How long start-up keeps retrying before serving without keys.
+    pub startup_wait: Duration,
+}
+
+impl KeySettings {
+    pub fn new(auth_service_url: impl Into<String>) -> Self {
+        Self {
+            auth_service_url: auth_service_url.into().trim_end_matches('/').to_owned(),
+            refresh_every: Duration::from_secs(300),
+            min_refresh_interval: Duration::from_secs(2),
+            fetch_timeout: Duration::from_secs(3),
+            startup_wait: Duration::from_secs(20),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskConfig {
+    pub common: CommonConfig,
+    pub jwt: JwtSettings,
+    pub keys: KeySettings,
+}
+
+impl TaskConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let url = config::var("AUTH_SERVICE_URL").unwrap_or_else(|| "http://127.0.0.1:3001".into());
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "AUTH_SERVICE_URL",
+                "must be an http(s) URL",
+            ));
+        }
+        Ok(Self {
+            common: CommonConfig::from_env()?,
+            jwt: JwtSettings::from_env()?,
+            keys: KeySettings::new(url),
+        })
+    }
+}
