@@ -1,1 +1,199 @@
-fn main() {}
+//! `cargo run` at the repository root: the whole system on one machine. auth and task run
+//! as they do in the cloud (task verifies tokens with keys it fetches from auth over HTTP),
+//! behind a path router on `127.0.0.1:$PORT` standing in for the load balancer.
+
+mod router;
+
+use std::{
+    future::Future, net::SocketAddr, path::Path, pin::Pin, process::ExitCode, time::Duration,
+};
+
+use anyhow::Context;
+use auth::config::{AuthConfig, KeySource};
+use clap::{Parser, Subcommand};
+use platform::{config::LogFormat, server, telemetry};
+use task::config::TaskConfig;
+use tokio::{net::TcpListener, sync::watch};
+
+/// The task-management API, locally: auth, task and a path router on one port.
+#[derive(Parser)]
+#[command(name = "task-management", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start auth, task and the router (the default)
+    Up,
+    /// Only the router, in front of services started elsewhere
+    Router {
+        /// Base URL of the auth service
+        #[arg(long, env = "AUTH_SERVICE_URL")]
+        auth: String,
+        /// Base URL of the task service
+        #[arg(long, env = "TASK_SERVICE_URL")]
+        task: String,
+    },
+}
+
+/// Where the local stack keeps a development signing key, so tokens survive restarts.
+const DEV_KEY_PATH: &str = "data/dev-signing-key.pem";
+
+fn main() -> ExitCode {
+    let command = Cli::parse().command.unwrap_or(Command::Up);
+    let format =
+        platform::config::parse_or("LOG_FORMAT", LogFormat::Pretty).unwrap_or(LogFormat::Pretty);
+    telemetry::init(format, "info");
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match command {
+            Command::Up => up().await,
+            Command::Router { auth, task } => router_only(auth, task).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("task-management: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn router_port() -> anyhow::Result<u16> {
+    Ok(platform::config::parse_or("PORT", 3000u16)?)
+}
+
+async fn router_only(auth: String, task: String) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], router_port()?))).await?;
+    tracing::info!(addr = %listener.local_addr()?, %auth, %task, "router listening");
+    let app = router::router(router::Upstreams { auth, task })?;
+    server::serve(
+        listener,
+        app,
+        server::shutdown_signal(),
+        Duration::from_secs(10),
+    )
+    .await?;
+    Ok(())
+}
+
+type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+fn stop_on(rx: &watch::Receiver<bool>) -> Stop {
+    let mut rx = rx.clone();
+    Box::pin(async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    })
+}
+
+async fn up() -> anyhow::Result<()> {
+    let router_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], router_port()?)))
+        .await
+        .context("binding the router (set PORT to use another port)")?;
+    let auth_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let task_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let auth_url = format!("http://{}", auth_listener.local_addr()?);
+    let task_url = format!("http://{}", task_listener.local_addr()?);
+    let public = format!("http://{}", router_listener.local_addr()?);
+
+    let mut auth_cfg = AuthConfig::from_env()?;
+    if matches!(auth_cfg.signing_key, KeySource::Ephemeral) {
+        auth_cfg.signing_key = KeySource::Inline(dev_signing_key()?);
+    }
+    let mut task_cfg = TaskConfig::from_env()?;
+    task_cfg.keys.auth_service_url = auth_url.clone();
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let auth = tokio::spawn(auth::app::run(auth_cfg, auth_listener, stop_on(&stop_rx)));
+    // auth first: it creates the schema and serves the keys task loads at start-up.
+    wait_healthy(&format!("{auth_url}/auth/health"), &auth).await?;
+    let task = tokio::spawn(task::app::run(
+        task_cfg.clone(),
+        task_listener,
+        stop_on(&stop_rx),
+    ));
+    wait_healthy(&format!("{task_url}/tasks/health"), &task).await?;
+
+    let database = match &task_cfg.common.database.source {
+        platform::config::DbSource::Url(u) => u.clone(),
+        platform::config::DbSource::Secret(id) => format!("secret {id}"),
+    };
+    println!(
+        "\n  Task management API, local stack\n\
+         \n    API (load balancer)  {public}\
+         \n    Auth Swagger UI      {public}/auth/docs\
+         \n    Task Swagger UI      {public}/tasks/docs\
+         \n    OpenAPI specs        {public}/auth/openapi.json  {public}/tasks/openapi.json\
+         \n    auth service         {auth_url}\
+         \n    task service         {task_url}\
+         \n    database             {database}\
+         \n\n  Ctrl-C stops everything.\n"
+    );
+
+    let app = router::router(router::Upstreams {
+        auth: auth_url,
+        task: task_url,
+    })?;
+    let served = server::serve(
+        router_listener,
+        app,
+        server::shutdown_signal(),
+        Duration::from_secs(10),
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    let (a, t) = (auth.await, task.await);
+    served?;
+    a??;
+    t??;
+    Ok(())
+}
+
+async fn wait_healthy(
+    url: &str,
+    handle: &tokio::task::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if handle.is_finished() {
+            anyhow::bail!("a service stopped during start-up (see the log above)");
+        }
+        if let Ok(r) = http.get(url).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{url} did not become healthy")
+}
+
+/// A signing key kept under ./data so that a restart does not log everyone out. Local use
+/// only: production keys come from Secrets Manager.
+fn dev_signing_key() -> anyhow::Result<String> {
+    let path = Path::new(DEV_KEY_PATH);
+    if let Ok(pem) = std::fs::read_to_string(path) {
+        return Ok(pem);
+    }
+    let pem = auth::keys::generate_pem();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, &pem).with_context(|| format!("writing {DEV_KEY_PATH}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    tracing::info!(path = DEV_KEY_PATH, "created a development signing key");
+    Ok(pem)
+}
