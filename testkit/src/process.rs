@@ -21,9 +21,19 @@ impl ServiceProcess {
 
     /// Starts without waiting.
     pub fn spawn(bin: &str, env: &[(String, String)]) -> Self {
-        let port = crate::free_port();
+        Self::spawn_args(bin, &[], env)
+    }
+
+    /// Starts `bin args…` without waiting. `PORT` in `env` overrides the free port chosen.
+    pub fn spawn_args(bin: &str, args: &[&str], env: &[(String, String)]) -> Self {
+        let port = env
+            .iter()
+            .find(|(k, _)| k == "PORT")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(crate::free_port);
         let dir = std::env::temp_dir();
         let child = Command::new(bin)
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("PORT", port.to_string())
