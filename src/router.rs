@@ -107,14 +107,13 @@ async fn forward(http: &reqwest::Client, upstreams: &Upstreams, req: Request) ->
     };
     let mut resp = Response::builder().status(upstream.status());
     for (name, value) in upstream.headers() {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            if let (Ok(n), Ok(v)) = (
+        if !HOP_BY_HOP.contains(&name.as_str())
+            && let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name.as_str().as_bytes()),
                 HeaderValue::from_bytes(value.as_bytes()),
             ) {
                 resp = resp.header(n, v);
             }
-        }
     }
     match upstream.bytes().await {
         Ok(bytes) => resp.body(Body::from(bytes)),

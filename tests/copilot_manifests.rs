@@ -307,7 +307,7 @@ struct AdvancedCount {
 #[serde(untagged)]
 enum Count {
     Fixed(u32),
-    Advanced(AdvancedCount),
+    Advanced(Box<AdvancedCount>),
 }
 
 #[derive(Debug, Deserialize, Clone, PartialEq)]
@@ -1710,11 +1710,10 @@ fn the_database_addon_matches_the_issue() {
         else {
             panic!()
         };
-        let Some(Count::Advanced(AdvancedCount {
-            range: Some(Range::Band(band)),
-            ..
-        })) = m.count
-        else {
+        let Some(Count::Advanced(count)) = m.count else {
+            panic!()
+        };
+        let Some(Range::Band(band)) = count.range else {
             panic!()
         };
         let max: u64 = band.split('-').nth(1).unwrap().parse().unwrap();

@@ -164,7 +164,7 @@ async fn login_failures_look_alike_and_are_rate_limited() {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(retry >= 1 && retry <= 300, "{retry}");
+        assert!((1..=300).contains(&retry), "{retry}");
         assert_envelope(&r.json().await.unwrap(), "Too Many Requests");
 
         // Per address: twenty failures across many usernames block the address.

@@ -60,11 +60,10 @@ impl ServiceProcess {
             if let Some(status) = self.try_status() {
                 panic!("service exited early with {status}");
             }
-            if let Ok(r) = http.get(format!("{}{health_path}", self.base)).send().await {
-                if r.status().as_u16() == 200 {
+            if let Ok(r) = http.get(format!("{}{health_path}", self.base)).send().await
+                && r.status().as_u16() == 200 {
                     return;
                 }
-            }
             assert!(Instant::now() < deadline, "service not healthy in time");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

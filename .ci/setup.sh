@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Rust, on a fresh Debian machine (run as root):
+# cargo-nextest, rustfmt/clippy, moto_server (a real Secrets Manager emulator), Chromium and
+# playwright-core for the browser test. Idempotent: skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_needed=()
+command -v chromium >/dev/null || apt_needed+=(chromium)
+command -v node >/dev/null || apt_needed+=(nodejs)
+command -v npm >/dev/null || apt_needed+=(npm)
+if [ ${#apt_needed[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_needed[@]}" >/dev/null
+fi
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+
+if ! command -v moto_server >/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
+  command -v pyenv >/dev/null && pyenv rehash || true
+fi
+command -v moto_server >/dev/null || { echo "moto_server not on PATH after pip install" >&2; exit 1; }
+
+npm ci --prefix tests/browser --no-audit --no-fund --silent
+
+echo "setup: $(cargo nextest --version | head -1); moto $(python3 -c 'import moto; print(moto.__version__)'); $(chromium --version); node $(node --version)"
