@@ -9,6 +9,8 @@ apt_needed=()
 command -v chromium >/dev/null || apt_needed+=(chromium)
 command -v node >/dev/null || apt_needed+=(nodejs)
 command -v npm >/dev/null || apt_needed+=(npm)
+command -v jq >/dev/null || apt_needed+=(jq)
+command -v curl >/dev/null || apt_needed+=(curl)
 if [ ${#apt_needed[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_needed[@]}" >/dev/null

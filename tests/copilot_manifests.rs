@@ -702,7 +702,7 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-/// The shell environment a `copilot deploy` of this application runs with (docs/copilot.md).
+/// The shell environment a `copilot deploy` of this application runs with (README.md, Deploy).
 fn deploy_shell(platform: &str) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         (
