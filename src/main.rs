@@ -168,9 +168,10 @@ async fn wait_healthy(
             anyhow::bail!("a service stopped during start-up (see the log above)");
         }
         if let Ok(r) = http.get(url).send().await
-            && r.status().is_success() {
-                return Ok(());
-            }
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     anyhow::bail!("{url} did not become healthy")

@@ -111,9 +111,10 @@ async fn forward(http: &reqwest::Client, upstreams: &Upstreams, req: Request) ->
             && let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name.as_str().as_bytes()),
                 HeaderValue::from_bytes(value.as_bytes()),
-            ) {
-                resp = resp.header(n, v);
-            }
+            )
+        {
+            resp = resp.header(n, v);
+        }
     }
     match upstream.bytes().await {
         Ok(bytes) => resp.body(Body::from(bytes)),

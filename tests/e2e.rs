@@ -256,10 +256,10 @@ async fn router_process(auth: &str, task: &str) -> ServiceProcess {
     // The router answers its own 404 for unknown paths: that is enough to know it is up.
     let http = testkit::http();
     for _ in 0..300 {
-        if let Ok(r) = http.get(format!("{}/up", p.base)).send().await {
-            if r.status() == 404 {
-                return p;
-            }
+        if let Ok(r) = http.get(format!("{}/up", p.base)).send().await
+            && r.status() == 404
+        {
+            return p;
         }
         assert!(p.try_status().is_none(), "router exited");
         tokio::time::sleep(Duration::from_millis(50)).await;

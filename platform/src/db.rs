@@ -190,9 +190,10 @@ fn ensure_sqlite_dir(url: &str) {
         return;
     }
     if let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty() {
-            let _ = std::fs::create_dir_all(parent);
-        }
+        && !parent.as_os_str().is_empty()
+    {
+        let _ = std::fs::create_dir_all(parent);
+    }
 }
 
 async fn open_pool(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {

@@ -201,10 +201,9 @@ fn envelope_non_json(resp: Response) -> Response {
     let is_json = resp
         .content_type()
         .is_some_and(|ct| ct.starts_with("application/json"));
-    if (status.is_client_error() || status.is_server_error())
-        && !is_json {
-            return envelope_for(&poem::Error::from_status(status)).into_response();
-        }
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        return envelope_for(&poem::Error::from_status(status)).into_response();
+    }
     resp
 }
 

@@ -61,9 +61,10 @@ impl ServiceProcess {
                 panic!("service exited early with {status}");
             }
             if let Ok(r) = http.get(format!("{}{health_path}", self.base)).send().await
-                && r.status().as_u16() == 200 {
-                    return;
-                }
+                && r.status().as_u16() == 200
+            {
+                return;
+            }
             assert!(Instant::now() < deadline, "service not healthy in time");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

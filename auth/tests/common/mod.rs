@@ -61,9 +61,10 @@ impl TestAuth {
         let http = testkit::http();
         for _ in 0..200 {
             if let Ok(r) = http.get(format!("{base}/auth/health")).send().await
-                && r.status() == 200 {
-                    break;
-                }
+                && r.status() == 200
+            {
+                break;
+            }
             assert!(!handle.is_finished(), "auth service failed to start");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

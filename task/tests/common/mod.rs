@@ -45,9 +45,10 @@ where
     let http = testkit::http();
     for _ in 0..400 {
         if let Ok(r) = http.get(format!("{base}{health}")).send().await
-            && r.status() == 200 {
-                break;
-            }
+            && r.status() == 200
+        {
+            break;
+        }
         assert!(!handle.is_finished(), "service failed to start");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
