@@ -26,28 +26,10 @@ use serde_yaml::Value;
 // ---------------------------------------------------------------------------------------------
 
 /// The variables each service reads: the configuration code's own list for auth.
-/// TEMPORARY for task: a copy of the contract's table until `task::config::ENV_VARS` exists;
-/// then replace it with that constant.
-const TASK_ENV_VARS: &[&str] = &[
-    "PORT",
-    "DATABASE_URL",
-    "DB_SECRET",
-    "DB_POOL_MAX",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "AUTH_SERVICE_URL",
-    "CORS_ALLOWED_ORIGINS",
-    "APP_ENV",
-    "LOG_FORMAT",
-    "RUST_LOG",
-    "AWS_REGION",
-    "AWS_ENDPOINT_URL",
-    "SHUTDOWN_TIMEOUT_SECS",
-];
-fn env_vars_read(service: Service) -> &'static [&'static str] {
+fn env_vars_read(service: Service) -> Vec<&'static str> {
     match service {
-        Service::Auth => auth::config::ENV_VARS,
-        Service::Task => TASK_ENV_VARS,
+        Service::Auth => auth::config::env_vars(),
+        Service::Task => task::config::env_vars(),
     }
 }
 

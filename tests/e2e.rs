@@ -164,9 +164,7 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         let claims = json!({"sub": reg["user"]["id"].to_string(), "user_id": reg["user"]["id"], "username": "e2e",
             "email": "e2e@x.io", "role": "user", "iat": now - 3700, "exp": now - 100,
             "iss": "task-management", "aud": "task-management-api", "jti": "expired"});
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-        header.kid = Some(ring.kid().to_owned());
-        let expired = jsonwebtoken::encode(&header, &claims, ring.encoding_key()).unwrap();
+        let expired = ring.sign(&claims).unwrap();
         let (status, body) = c.call(Method::GET, "/tasks", Some(&expired), None).await;
         assert_eq!(
             (status, &body["message"]),

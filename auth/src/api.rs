@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use platform::health::HealthResponse;
 use platform::{
     ApiError,
     input::Required,
@@ -92,15 +93,6 @@ pub struct TokenUser {
 pub struct ValidateResponse {
     pub valid: bool,
     pub user: TokenUser,
-}
-
-#[derive(Object)]
-pub struct HealthResponse {
-    /// `healthy`
-    pub status: String,
-    /// `auth-service`
-    pub service: String,
-    pub version: String,
 }
 
 #[derive(Object)]
@@ -205,11 +197,7 @@ impl AuthApi {
     /// Liveness: the process answers. No database call.
     #[oai(path = "/health", method = "get", tag = "Tag::Health")]
     async fn health(&self) -> Json<HealthResponse> {
-        Json(HealthResponse {
-            status: "healthy".into(),
-            service: "auth-service".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        })
+        Json(HealthResponse::healthy("auth-service"))
     }
 
     /// Readiness: the database answers.

@@ -10,7 +10,7 @@ use platform::{
     secrets::Secrets,
     server,
 };
-use poem::{Endpoint, EndpointExt, Route};
+use poem::Endpoint;
 use poem_openapi::OpenApiService;
 use tokio::net::TcpListener;
 
@@ -142,14 +142,10 @@ pub fn openapi_json() -> String {
 }
 
 pub fn routes(state: Arc<State>, cors_origins: Vec<String>) -> impl Endpoint {
-    let api = api_service();
-    let app = Route::new()
-        .at("/auth/openapi.json", api.spec_endpoint())
-        .nest("/auth/docs", api.swagger_ui())
-        .nest("/", api)
-        .data(state);
-    middleware::wrap(
-        app,
+    server::service_routes(
+        api_service(),
+        "/auth",
+        state,
         middleware::Settings {
             service: "auth",
             cors_origins,

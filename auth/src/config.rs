@@ -2,26 +2,18 @@
 
 use platform::config::{self, CommonConfig, ConfigError, JwtSettings};
 
-/// Every environment variable this service reads.
-pub const ENV_VARS: &[&str] = &[
-    "PORT",
-    "DATABASE_URL",
-    "DB_SECRET",
-    "DB_POOL_MAX",
-    "CORS_ALLOWED_ORIGINS",
-    "APP_ENV",
-    "LOG_FORMAT",
-    "RUST_LOG",
-    "AWS_REGION",
-    "AWS_ENDPOINT_URL",
-    "SHUTDOWN_TIMEOUT_SECS",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
+/// The environment variables only auth reads (beyond `platform::config`'s).
+pub const OWN_ENV_VARS: &[&str] = &[
     "JWT_EXPIRATION",
     "JWT_SIGNING_KEY_SECRET",
     "JWT_SIGNING_KEY",
     "BCRYPT_COST",
 ];
+
+/// Every environment variable this service reads.
+pub fn env_vars() -> Vec<&'static str> {
+    config::service_env_vars(OWN_ENV_VARS)
+}
 
 /// Where the token-signing key comes from.
 #[derive(Clone, Debug)]
@@ -56,9 +48,14 @@ impl AuthConfig {
             (None, Ok(pem)) if !pem.trim().is_empty() => KeySource::Inline(pem),
             _ => KeySource::Ephemeral,
         };
+        let mut jwt = JwtSettings::from_env()?;
+        jwt.expiration_secs = config::parse_or("JWT_EXPIRATION", 3600u64)?;
+        if jwt.expiration_secs == 0 {
+            return Err(ConfigError::new("JWT_EXPIRATION", "must be positive"));
+        }
         Ok(Self {
             common: CommonConfig::from_env()?,
-            jwt: JwtSettings::from_env()?,
+            jwt,
             signing_key,
             bcrypt_cost,
         })

@@ -83,12 +83,18 @@ impl KeyRing {
         &self.kid
     }
 
-    pub fn encoding_key(&self) -> &EncodingKey {
-        &self.encoding
-    }
-
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks
+    }
+
+    /// Signs `claims` with the current key, named by `kid` in the header.
+    pub fn sign(
+        &self,
+        claims: &impl serde::Serialize,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
     }
 }
 

@@ -1,6 +1,5 @@
 //! Issuing and validating access tokens.
 
-use jsonwebtoken::{Algorithm, Header};
 use platform::{
     config::JwtSettings,
     jwt::{Claims, TokenError, Verifier},
@@ -50,9 +49,9 @@ impl Tokens {
             aud: self.settings.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.keys.kid().to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, self.keys.encoding_key())
+        let token = self
+            .keys
+            .sign(&claims)
             .map_err(|e| AuthError::Internal(format!("signing: {e}")))?;
         Ok(Issued {
             token,

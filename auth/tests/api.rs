@@ -368,7 +368,5 @@ fn sign(s: &TestAuth, overrides: Value) -> String {
         claims[k] = v.clone();
     }
     let ring = auth::keys::KeyRing::from_material(&s.key_pem).unwrap();
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some(ring.kid().to_owned());
-    jsonwebtoken::encode(&header, &claims, ring.encoding_key()).unwrap()
+    ring.sign(&claims).unwrap()
 }

@@ -165,14 +165,22 @@ pub struct JwtSettings {
 
 pub const JWT_ENV_VARS: &[&str] = &["JWT_ISSUER", "JWT_AUDIENCE"];
 
+/// Every variable a service reads: the common ones, the token ones, and its own.
+pub fn service_env_vars(own: &[&'static str]) -> Vec<&'static str> {
+    COMMON_ENV_VARS
+        .iter()
+        .chain(JWT_ENV_VARS)
+        .chain(own)
+        .copied()
+        .collect()
+}
+
 impl JwtSettings {
+    /// Issuer and audience from the environment; the lifetime is auth's to set
+    /// (`JWT_EXPIRATION`), the default here.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let expiration_secs = parse_or("JWT_EXPIRATION", 3600u64)?;
-        if expiration_secs == 0 {
-            return Err(ConfigError::new("JWT_EXPIRATION", "must be positive"));
-        }
         Ok(Self {
-            expiration_secs,
+            expiration_secs: 3600,
             issuer: var("JWT_ISSUER").unwrap_or_else(|| "task-management".into()),
             audience: var("JWT_AUDIENCE").unwrap_or_else(|| "task-management-api".into()),
         })

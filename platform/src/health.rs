@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use poem_openapi::Object;
+
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -57,6 +59,26 @@ pub fn run_cli(path: &str) -> std::process::ExitCode {
         Err(e) => {
             eprintln!("healthcheck failed: {e}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The liveness body both services answer with.
+#[derive(Object, Debug, Clone)]
+pub struct HealthResponse {
+    /// `healthy`
+    pub status: String,
+    /// `auth-service` or `task-service`
+    pub service: String,
+    pub version: String,
+}
+
+impl HealthResponse {
+    pub fn healthy(service: &str) -> Self {
+        Self {
+            status: "healthy".into(),
+            service: service.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         }
     }
 }

@@ -3,7 +3,10 @@
 
 use std::{future::Future, io, net::SocketAddr, time::Duration};
 
-use poem::{Endpoint, listener::TcpAcceptor};
+use poem::{Endpoint, EndpointExt, Route, listener::TcpAcceptor};
+use poem_openapi::{OpenApi, OpenApiService};
+
+use crate::middleware;
 use tokio::net::TcpListener;
 
 pub async fn bind(port: u16) -> io::Result<TcpListener> {
@@ -52,4 +55,24 @@ pub async fn shutdown_signal() {
         () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
         () = term => tracing::info!("SIGTERM received, shutting down"),
     }
+}
+
+/// A service's routes: its API, the spec at `{prefix}/openapi.json`, Swagger UI at
+/// `{prefix}/docs`, shared `state`, all behind the request middleware.
+pub fn service_routes<T, S>(
+    api: OpenApiService<T, ()>,
+    prefix: &str,
+    state: S,
+    settings: middleware::Settings,
+) -> impl Endpoint
+where
+    T: OpenApi + 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    let app = Route::new()
+        .at(format!("{prefix}/openapi.json"), api.spec_endpoint())
+        .nest(format!("{prefix}/docs"), api.swagger_ui())
+        .nest("/", api)
+        .data(state);
+    middleware::wrap(app, settings)
 }

@@ -22,7 +22,14 @@ pub fn init(format: LogFormat, default_filter: &str) {
                     .with_target(true),
             )
             .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().with_target(false)).try_init(),
+        LogFormat::Pretty => registry
+            .with(
+                fmt::layer()
+                    .with_target(false)
+                    // Colour codes only for a terminal, not for a file or a pipe.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
+            .try_init(),
     };
     if result.is_ok() {
         crate::metrics::enable(format == LogFormat::Json);

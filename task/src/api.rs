@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use platform::health::HealthResponse;
 use platform::{
     ApiError,
     input::{Optional, Required},
@@ -113,15 +114,6 @@ pub struct TaskList {
 #[derive(Object)]
 pub struct Message {
     pub message: String,
-}
-
-#[derive(Object)]
-pub struct HealthResponse {
-    /// `healthy`
-    pub status: String,
-    /// `task-service`
-    pub service: String,
-    pub version: String,
 }
 
 #[derive(Object)]
@@ -245,11 +237,7 @@ impl TaskApi {
     /// Liveness: the process answers. No database call.
     #[oai(path = "/tasks/health", method = "get", tag = "Tag::Health")]
     async fn health(&self) -> Json<HealthResponse> {
-        Json(HealthResponse {
-            status: "healthy".into(),
-            service: "task-service".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        })
+        Json(HealthResponse::healthy("task-service"))
     }
 
     /// Readiness: the database answers and verification keys are loaded.

@@ -3,7 +3,7 @@
 use std::{future::Future, sync::Arc};
 
 use platform::{config::DbSource, db::Database, middleware, secrets::Secrets, server};
-use poem::{Endpoint, EndpointExt, Route};
+use poem::Endpoint;
 use poem_openapi::OpenApiService;
 use tokio::net::TcpListener;
 
@@ -40,14 +40,10 @@ pub fn openapi_json() -> String {
 }
 
 pub fn routes(state: Arc<State>, cors_origins: Vec<String>) -> impl Endpoint {
-    let api = api_service();
-    let app = Route::new()
-        .at("/tasks/openapi.json", api.spec_endpoint())
-        .nest("/tasks/docs", api.swagger_ui())
-        .nest("/", api)
-        .data(state);
-    middleware::wrap(
-        app,
+    server::service_routes(
+        api_service(),
+        "/tasks",
+        state,
         middleware::Settings {
             service: "task",
             cors_origins,

@@ -4,23 +4,13 @@ use std::time::Duration;
 
 use platform::config::{self, CommonConfig, ConfigError, JwtSettings};
 
+/// The environment variables only task reads (beyond `platform::config`'s).
+pub const OWN_ENV_VARS: &[&str] = &["AUTH_SERVICE_URL"];
+
 /// Every environment variable this service reads.
-pub const ENV_VARS: &[&str] = &[
-    "PORT",
-    "DATABASE_URL",
-    "DB_SECRET",
-    "DB_POOL_MAX",
-    "CORS_ALLOWED_ORIGINS",
-    "APP_ENV",
-    "LOG_FORMAT",
-    "RUST_LOG",
-    "AWS_REGION",
-    "AWS_ENDPOINT_URL",
-    "SHUTDOWN_TIMEOUT_SECS",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "AUTH_SERVICE_URL",
-];
+pub fn env_vars() -> Vec<&'static str> {
+    config::service_env_vars(OWN_ENV_VARS)
+}
 
 #[derive(Clone, Debug)]
 pub struct KeySettings {

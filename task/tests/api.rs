@@ -176,20 +176,16 @@ async fn authentication_errors() {
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"sub": "1", "user_id": 1, "username": "x", "email": "x@x.io", "role": "user",
         "iat": now - 7200, "exp": now - 3600, "iss": "task-management", "aud": "task-management-api", "jti": "j"});
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some(ring.kid().to_owned());
-    let expired = jsonwebtoken::encode(&header, &claims, ring.encoding_key()).unwrap();
+    let expired = ring.sign(&claims).unwrap();
     let (status, body) = s.get(&expired, "/tasks").await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "Token has expired");
 
     // Signed by a key auth never published.
     let stranger = auth::keys::KeyRing::from_material(&auth::keys::generate_pem()).unwrap();
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some(stranger.kid().to_owned());
     let mut fresh = claims.clone();
     fresh["exp"] = json!(now + 600);
-    let forged = jsonwebtoken::encode(&header, &fresh, stranger.encoding_key()).unwrap();
+    let forged = stranger.sign(&fresh).unwrap();
     let (status, body) = s.get(&forged, "/tasks").await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "Invalid token");

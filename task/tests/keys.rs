@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 async fn keeps_serving_with_cached_keys_when_auth_is_down() {
     let mut s = Stack::start(Backend::Sqlite).await;
     let (token, _) = s.user("resilient").await;
-    s.auth.take().unwrap().stop().await;
+    s.auth.take().unwrap().stop().await.unwrap();
     let (status, body) = s.create(&token, json!({"title": "still works"})).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(s.get(&token, "/tasks").await.1["total"], 1);
@@ -105,8 +105,8 @@ async fn no_keys_at_all_means_503_until_auth_appears() {
             .status(),
         200
     );
-    task.stop().await;
-    auth.stop().await;
+    task.stop().await.unwrap();
+    auth.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,7 +150,7 @@ async fn a_rotated_key_is_picked_up_on_first_sight() {
     );
 
     // auth restarts on the same address with a new key, still publishing the old one.
-    auth_old.stop().await;
+    auth_old.stop().await.unwrap();
     let new_key = auth::keys::generate_pem();
     let bundle = json!({"current": new_key, "previous": [old_key]}).to_string();
     let auth_new = start_auth_on(TcpListener::bind(addr).await.unwrap(), &db, &bundle).await;
@@ -178,6 +178,6 @@ async fn a_rotated_key_is_picked_up_on_first_sight() {
         200,
         "previous key still published during rotation"
     );
-    task.stop().await;
-    auth_new.stop().await;
+    task.stop().await.unwrap();
+    auth_new.stop().await.unwrap();
 }

@@ -2,6 +2,7 @@
 //! backend, a real Secrets Manager emulator, and services run as real processes.
 
 pub mod db;
+pub mod inproc;
 pub mod moto;
 pub mod process;
 

@@ -7,7 +7,8 @@ use auth::config::{AuthConfig, KeySource};
 use platform::config::{AppEnv, CommonConfig, DatabaseSettings, DbSource, JwtSettings, LogFormat};
 use serde_json::{Value, json};
 use testkit::db::{Backend, TestDb};
-use tokio::{net::TcpListener, sync::oneshot};
+use testkit::inproc::Running;
+use tokio::net::TcpListener;
 
 pub const EXPIRATION: u64 = 3600;
 
@@ -16,8 +17,7 @@ pub struct TestAuth {
     pub db: TestDb,
     pub key_pem: String,
     pub http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    running: Running,
 }
 
 pub fn config(db: &TestDb, key_pem: &str) -> AuthConfig {
@@ -53,28 +53,16 @@ impl TestAuth {
 
     pub async fn start_with(db: TestDb, key_pem: String, cfg: AuthConfig) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(auth::app::run(cfg, listener, async {
-            let _ = stopped.await;
-        }));
-        let http = testkit::http();
-        for _ in 0..200 {
-            if let Ok(r) = http.get(format!("{base}/auth/health")).send().await
-                && r.status() == 200
-            {
-                break;
-            }
-            assert!(!handle.is_finished(), "auth service failed to start");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let running = Running::start(listener, "/auth/health", move |l, stop| {
+            auth::app::run(cfg, l, stop)
+        })
+        .await;
         Self {
-            base,
+            base: running.base.clone(),
             db,
             key_pem,
-            http,
-            stop: Some(stop),
-            handle: Some(handle),
+            http: testkit::http(),
+            running,
         }
     }
 
@@ -122,13 +110,8 @@ impl TestAuth {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            h.await.expect("join").expect("service ran cleanly");
-        }
+    pub async fn stop(self) {
+        self.running.stop().await.expect("service ran cleanly");
     }
 }
 

@@ -8,56 +8,8 @@ use platform::config::{AppEnv, CommonConfig, DatabaseSettings, DbSource, JwtSett
 use serde_json::{Value, json};
 use task::config::{KeySettings, TaskConfig};
 use testkit::db::{Backend, TestDb};
-use tokio::{net::TcpListener, sync::oneshot};
-
-pub struct Running {
-    pub base: String,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Running {
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            let _ = h.await;
-        }
-    }
-}
-
-type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-async fn spawn<F, Fut>(listener: TcpListener, health: &str, run: F) -> Running
-where
-    F: FnOnce(TcpListener, Stop) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(run(
-        listener,
-        Box::pin(async {
-            let _ = stopped.await;
-        }),
-    ));
-    let http = testkit::http();
-    for _ in 0..400 {
-        if let Ok(r) = http.get(format!("{base}{health}")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(!handle.is_finished(), "service failed to start");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Running {
-        base,
-        stop: Some(stop),
-        handle: Some(handle),
-    }
-}
+use testkit::inproc::Running;
+use tokio::net::TcpListener;
 
 pub fn common(db: &TestDb) -> CommonConfig {
     CommonConfig {
@@ -88,7 +40,7 @@ pub async fn start_auth_on(listener: TcpListener, db: &TestDb, key_material: &st
         signing_key: auth::config::KeySource::Inline(key_material.to_owned()),
         bcrypt_cost: 4,
     };
-    spawn(listener, "/auth/health", move |l, stop| {
+    Running::start(listener, "/auth/health", move |l, stop| {
         auth::app::run(cfg, l, stop)
     })
     .await
@@ -108,7 +60,7 @@ pub async fn start_task(db: &TestDb, keys: KeySettings) -> Running {
         keys,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    spawn(listener, "/tasks/health", move |l, stop| {
+    Running::start(listener, "/tasks/health", move |l, stop| {
         task::app::run(cfg, l, stop)
     })
     .await
@@ -204,9 +156,9 @@ impl Stack {
     }
 
     pub async fn stop(mut self) {
-        self.task.stop().await;
+        self.task.stop().await.expect("task ran cleanly");
         if let Some(a) = self.auth.take() {
-            a.stop().await;
+            a.stop().await.expect("auth ran cleanly");
         }
     }
 }
