@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use platform::health::HealthResponse;
 use platform::{
-    ApiError,
+    ApiError, Errors,
+    health::HealthResponse,
     input::Required,
     jwt::{BearerToken, JwkSet},
     middleware::client_ip,
+    status::{CONFLICT, JSON_BODY, TOO_MANY_REQUESTS, UNAUTHORIZED, UNAVAILABLE},
 };
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags, payload::Json};
@@ -112,7 +113,8 @@ pub enum Created {
 
 pub struct AuthApi;
 
-type Result<T> = std::result::Result<T, ApiError>;
+/// An operation's result: on failure, the envelope with the statuses `S` documented.
+type Result<T, const S: u16> = std::result::Result<T, Errors<S>>;
 
 #[OpenApi(prefix_path = "/auth")]
 impl AuthApi {
@@ -122,7 +124,7 @@ impl AuthApi {
         &self,
         state: Data<&Arc<State>>,
         body: Json<RegisterRequest>,
-    ) -> Result<Created> {
+    ) -> Result<Created, { JSON_BODY | CONFLICT | UNAVAILABLE }> {
         let reg = Registration::parse(body.0).map_err(AuthError::Validation)?;
         let hash = state.hasher.hash(&reg.password).await?;
         let user = Users::new(&state.db).create(&reg, hash).await?;
@@ -148,7 +150,8 @@ impl AuthApi {
         state: Data<&Arc<State>>,
         req: &Request,
         body: Json<LoginRequest>,
-    ) -> Result<Json<LoginResponse>> {
+    ) -> Result<Json<LoginResponse>, { JSON_BODY | UNAUTHORIZED | TOO_MANY_REQUESTS | UNAVAILABLE }>
+    {
         let creds = Credentials::parse(body.0).map_err(AuthError::Validation)?;
         let user = state.login(&creds, client_ip(req)).await?;
         let issued = state.tokens.issue(&user)?;
@@ -172,7 +175,7 @@ impl AuthApi {
         &self,
         state: Data<&Arc<State>>,
         auth: BearerToken,
-    ) -> Result<Json<ValidateResponse>> {
+    ) -> Result<Json<ValidateResponse>, UNAUTHORIZED> {
         let claims = state
             .tokens
             .verify(&auth.0.token)
@@ -202,14 +205,14 @@ impl AuthApi {
 
     /// Readiness: the database answers.
     #[oai(path = "/ready", method = "get", tag = "Tag::Health")]
-    async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>> {
+    async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>, UNAVAILABLE> {
         if state.db.ping().await {
             Ok(Json(ReadyResponse {
                 status: "ready".into(),
                 database: "ok".into(),
             }))
         } else {
-            Err(ApiError::unavailable("The database is unreachable"))
+            Err(ApiError::unavailable("The database is unreachable").into())
         }
     }
 }

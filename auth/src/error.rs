@@ -47,3 +47,9 @@ impl From<AuthError> for ApiError {
         }
     }
 }
+
+impl<const S: u16> From<AuthError> for platform::Errors<S> {
+    fn from(e: AuthError) -> Self {
+        Self(e.into())
+    }
+}

@@ -149,39 +149,101 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The statuses any operation may fail with, as documented in the OpenAPI spec.
-const DOCUMENTED: &[(u16, &str)] = &[
-    (400, "Malformed JSON or failed validation"),
+/// The error statuses an operation documents, as a bit set: `Errors<{ BAD_REQUEST | CONFLICT }>`.
+pub mod status {
+    pub const BAD_REQUEST: u16 = 1 << 0;
+    pub const UNAUTHORIZED: u16 = 1 << 1;
+    pub const FORBIDDEN: u16 = 1 << 2;
+    pub const NOT_FOUND: u16 = 1 << 3;
+    pub const CONFLICT: u16 = 1 << 4;
+    pub const PAYLOAD_TOO_LARGE: u16 = 1 << 5;
+    pub const UNSUPPORTED_MEDIA_TYPE: u16 = 1 << 6;
+    pub const TOO_MANY_REQUESTS: u16 = 1 << 7;
+    pub const INTERNAL: u16 = 1 << 8;
+    pub const UNAVAILABLE: u16 = 1 << 9;
+    /// What any operation with a JSON body can answer before its handler runs.
+    pub const JSON_BODY: u16 = BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
+    /// What any operation behind a bearer token can answer.
+    pub const BEARER: u16 = UNAUTHORIZED | UNAVAILABLE;
+}
+
+const DOCUMENTED: &[(u16, u16, &str)] = &[
     (
+        status::BAD_REQUEST,
+        400,
+        "Malformed JSON or failed validation",
+    ),
+    (
+        status::UNAUTHORIZED,
         401,
         "Missing, invalid or expired token, or wrong credentials",
     ),
-    (403, "The resource belongs to another user"),
-    (404, "No such resource"),
-    (409, "Conflict with an existing resource"),
-    (413, "Request body over the size limit"),
-    (415, "Content type is not application/json"),
-    (429, "Rate limited; see Retry-After"),
-    (500, "Internal error"),
-    (503, "A dependency (database, key set) is unavailable"),
+    (
+        status::FORBIDDEN,
+        403,
+        "The resource belongs to another user",
+    ),
+    (status::NOT_FOUND, 404, "No such resource"),
+    (status::CONFLICT, 409, "Conflict with an existing resource"),
+    (
+        status::PAYLOAD_TOO_LARGE,
+        413,
+        "Request body over the size limit (64 KiB)",
+    ),
+    (
+        status::UNSUPPORTED_MEDIA_TYPE,
+        415,
+        "Content type is not application/json",
+    ),
+    (
+        status::TOO_MANY_REQUESTS,
+        429,
+        "Rate limited; see Retry-After",
+    ),
+    (status::INTERNAL, 500, "Internal error"),
+    (
+        status::UNAVAILABLE,
+        503,
+        "A dependency (database, key set) is unavailable",
+    ),
 ];
 
-impl ApiResponse for ApiError {
+/// [`ApiError`] as an operation's error type, documenting in the spec only the statuses in
+/// `S` (a set of [`status`] bits; 500 is always included).
+#[derive(Debug, Clone)]
+pub struct Errors<const S: u16>(pub ApiError);
+
+impl<const S: u16> From<ApiError> for Errors<S> {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl<const S: u16> From<Errors<S>> for poem::Error {
+    fn from(e: Errors<S>) -> Self {
+        // The middleware finds the envelope by downcasting to `ApiError`.
+        poem::Error::from(e.0)
+    }
+}
+
+impl<const S: u16> ApiResponse for Errors<S> {
     const BAD_REQUEST_HANDLER: bool = true;
 
     fn meta() -> MetaResponses {
+        let wanted = S | status::INTERNAL;
         MetaResponses {
             responses: DOCUMENTED
                 .iter()
-                .map(|(status, description)| MetaResponse {
+                .filter(|(bit, _, _)| wanted & bit != 0)
+                .map(|(_, code, description)| MetaResponse {
                     description,
-                    status: Some(*status),
+                    status: Some(*code),
                     status_range: None,
                     content: vec![MetaMediaType {
                         content_type: "application/json; charset=utf-8",
                         schema: ErrorBody::schema_ref(),
                     }],
-                    headers: if *status == 429 {
+                    headers: if *code == 429 {
                         vec![MetaHeader {
                             name: "Retry-After".into(),
                             description: Some("Seconds to wait before retrying".into()),
@@ -202,6 +264,6 @@ impl ApiResponse for ApiError {
     }
 
     fn from_parse_request_error(err: poem::Error) -> Self {
-        crate::middleware::envelope_for(&err)
+        Self(crate::middleware::envelope_for(&err))
     }
 }

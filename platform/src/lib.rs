@@ -20,4 +20,4 @@ pub mod server;
 pub mod telemetry;
 pub mod tls;
 
-pub use error::{ApiError, ErrorBody, FieldError};
+pub use error::{ApiError, ErrorBody, Errors, FieldError, status};

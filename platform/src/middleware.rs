@@ -113,7 +113,14 @@ fn request_id(req: &Request) -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Past the limit, up to this much more is read and thrown away before answering 413, so a
+/// client still sending gets the answer instead of a reset connection. Beyond it, the
+/// connection is simply closed.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+
 async fn limit_body(req: &mut Request, limit: usize) -> Result<(), ApiError> {
+    use tokio::io::AsyncReadExt;
+
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -123,22 +130,27 @@ async fn limit_body(req: &mut Request, limit: usize) -> Result<(), ApiError> {
     let declared = req
         .header(header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(too_large());
-    }
     if declared == Some(0) {
         return Ok(());
     }
-    // Chunked bodies carry no length: read at most `limit` bytes and refuse the rest.
-    let bytes = req
-        .take_body()
-        .into_bytes_limit(limit)
+    if declared.is_some_and(|len| len > limit as u64 + DRAIN_LIMIT) {
+        return Err(too_large());
+    }
+    // Chunked bodies carry no length, and a declared one may lie: read at most `limit`
+    // bytes, and drain (bounded) what comes after.
+    let mut reader = req.take_body().into_async_read();
+    let mut body = Vec::with_capacity(declared.map_or(8 * 1024, |l| l.min(limit as u64) as usize));
+    let unreadable = |_| ApiError::bad_request("Could not read the request body");
+    let read = (&mut reader)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
         .await
-        .map_err(|e| match e {
-            poem::error::ReadBodyError::PayloadTooLarge => too_large(),
-            _ => ApiError::bad_request("Could not read the request body"),
-        })?;
-    req.set_body(bytes);
+        .map_err(unreadable)?;
+    if read > limit {
+        let _ = tokio::io::copy(&mut reader.take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
+        return Err(too_large());
+    }
+    req.set_body(body);
     Ok(())
 }
 

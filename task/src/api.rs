@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use platform::health::HealthResponse;
 use platform::{
-    ApiError,
+    ApiError, Errors,
+    health::HealthResponse,
     input::{Optional, Required},
     jwt::BearerToken,
+    status::{BAD_REQUEST, BEARER, FORBIDDEN, JSON_BODY, NOT_FOUND, UNAVAILABLE},
 };
 use poem::web::Data;
 use poem_openapi::{
@@ -135,7 +136,8 @@ pub enum Created {
 
 pub struct TaskApi;
 
-type Result<T> = std::result::Result<T, ApiError>;
+/// An operation's result: on failure, the envelope with the statuses `S` documented.
+type Result<T, const S: u16> = std::result::Result<T, Errors<S>>;
 
 #[OpenApi]
 impl TaskApi {
@@ -146,7 +148,7 @@ impl TaskApi {
         state: Data<&Arc<State>>,
         auth: BearerToken,
         body: Json<CreateTaskRequest>,
-    ) -> Result<Created> {
+    ) -> Result<Created, { BEARER | JSON_BODY }> {
         let caller = authenticate(&state, &auth).await?;
         let new = NewTask::parse(body.0).map_err(TaskError::Validation)?;
         let task = Tasks::new(&state.db).create(caller, new).await?;
@@ -171,7 +173,7 @@ impl TaskApi {
         limit: Query<Option<u64>>,
         /// Tasks to skip.
         offset: Query<Option<u64>>,
-    ) -> Result<Json<TaskList>> {
+    ) -> Result<Json<TaskList>, { BEARER | BAD_REQUEST }> {
         let caller = authenticate(&state, &auth).await?;
         let filter = ListFilter::new(status.0, priority.0, limit.0, offset.0)
             .map_err(TaskError::Validation)?;
@@ -191,7 +193,7 @@ impl TaskApi {
         state: Data<&Arc<State>>,
         auth: BearerToken,
         id: Path<i64>,
-    ) -> Result<Json<TaskBody>> {
+    ) -> Result<Json<TaskBody>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
         let caller = authenticate(&state, &auth).await?;
         let task = Tasks::new(&state.db).get_owned(caller, id.0).await?;
         Ok(Json(TaskBody { task: task.into() }))
@@ -205,7 +207,7 @@ impl TaskApi {
         auth: BearerToken,
         id: Path<i64>,
         body: Json<UpdateTaskRequest>,
-    ) -> Result<Json<TaskWithMessage>> {
+    ) -> Result<Json<TaskWithMessage>, { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND }> {
         let caller = authenticate(&state, &auth).await?;
         let patch = TaskPatch::parse(body.0).map_err(TaskError::Validation)?;
         let tasks = Tasks::new(&state.db);
@@ -224,7 +226,7 @@ impl TaskApi {
         state: Data<&Arc<State>>,
         auth: BearerToken,
         id: Path<i64>,
-    ) -> Result<Json<Message>> {
+    ) -> Result<Json<Message>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
         let caller = authenticate(&state, &auth).await?;
         let tasks = Tasks::new(&state.db);
         let task = tasks.get_owned(caller, id.0).await?;
@@ -242,14 +244,12 @@ impl TaskApi {
 
     /// Readiness: the database answers and verification keys are loaded.
     #[oai(path = "/tasks/ready", method = "get", tag = "Tag::Health")]
-    async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>> {
+    async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>, UNAVAILABLE> {
         if !state.keys.has_keys() {
-            return Err(ApiError::unavailable(
-                "Token verification keys are not loaded",
-            ));
+            return Err(ApiError::unavailable("Token verification keys are not loaded").into());
         }
         if !state.db.ping().await {
-            return Err(ApiError::unavailable("The database is unreachable"));
+            return Err(ApiError::unavailable("The database is unreachable").into());
         }
         Ok(Json(ReadyResponse {
             status: "ready".into(),

@@ -44,3 +44,9 @@ impl From<TaskError> for ApiError {
         }
     }
 }
+
+impl<const S: u16> From<TaskError> for platform::Errors<S> {
+    fn from(e: TaskError) -> Self {
+        Self(e.into())
+    }
+}
