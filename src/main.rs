@@ -124,7 +124,7 @@ async fn up() -> anyhow::Result<()> {
     wait_healthy(&format!("{task_url}/tasks/health"), &task).await?;
 
     let database = match &task_cfg.common.database.source {
-        platform::config::DbSource::Url(u) => u.clone(),
+        platform::config::DbSource::Url(u) => redact_password(u),
         platform::config::DbSource::Secret(id) => format!("secret {id}"),
     };
     println!(
@@ -156,6 +156,17 @@ async fn up() -> anyhow::Result<()> {
     a??;
     t??;
     Ok(())
+}
+
+/// The URL with any password masked: the banner goes to terminals and logs.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 async fn wait_healthy(
@@ -196,4 +207,17 @@ fn dev_signing_key() -> anyhow::Result<String> {
     }
     tracing::info!(path = DEV_KEY_PATH, "created a development signing key");
     Ok(pem)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn banner_never_shows_a_database_password() {
+        assert_eq!(
+            super::redact_password("postgres://app:s3cret@db:5432/tasks"),
+            "postgres://app:***@db:5432/tasks"
+        );
+        let sqlite = "sqlite://data/task-management.db?mode=rwc";
+        assert_eq!(super::redact_password(sqlite), sqlite);
+    }
 }
