@@ -158,13 +158,20 @@ start() {
   PGIDS+=("$STARTED_PGID")
 }
 
+# alive PGID: the process is running; an exited child not yet reaped (a zombie) is not.
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null || true)
+  [ -n "$state" ] && [ "${state:0:1}" != Z ]
+}
+
 # wait_healthy URL PGID: the service answers 200 within 30 s (and is still running).
 wait_healthy() {
   local url=$1 pg=$2 code=none
   for _ in $(seq 1 60); do
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
     [ "$code" = 200 ] && return 0
-    kill -0 -- "-$pg" 2>/dev/null || fail "service behind $url exited before answering"
+    alive "$pg" || fail "service behind $url exited before answering"
     sleep 0.5
   done
   fail "$url did not answer 200 within 30 s (last status $code)"
@@ -275,12 +282,14 @@ for pg in "$AUTH_PG" "$TASK_PG"; do
 done
 for pg in "$AUTH_PG" "$TASK_PG"; do
   for _ in $(seq 1 40); do
-    kill -0 -- "-$pg" 2>/dev/null || break
+    alive "$pg" || break
     sleep 0.25
   done
-  kill -0 -- "-$pg" 2>/dev/null && fail "process group $pg still running 10 s after SIGTERM"
+  alive "$pg" && fail "process group $pg still running 10 s after SIGTERM"
+  wait "$pg" && rc=0 || rc=$?
+  [ "$rc" = 0 ] || fail "a service exited $rc after SIGTERM, not 0"
 done
-echo "both services stopped"
+echo "both services stopped, exit status 0"
 PGIDS=()
 
 # --- no CA bundle: a clear error, never a panic -----------------------------------------------------
@@ -315,10 +324,10 @@ start auth "$NOCA_AUTH" "$noca_data" "APP_ENV=development" "LOG_FORMAT=json" "PO
 pg=$STARTED_PGID
 log=$SMOKE_DIR/auth-auth-noca.log
 for _ in $(seq 1 120); do
-  kill -0 -- "-$pg" 2>/dev/null || break
+  alive "$pg" || break
   sleep 0.5
 done
-if kill -0 -- "-$pg" 2>/dev/null; then
+if alive "$pg"; then
   fail "auth without CA roots and with a key secret is still running after 60 s (expected a startup error)"
 fi
 expect_clear_exit auth "$pg" "$log"
@@ -334,14 +343,14 @@ log=$SMOKE_DIR/task-task-noca.log
 # Either outcome is acceptable: a startup error that names the missing roots, or a running
 # service whose protected routes answer 503 (no keys) — but never a panic.
 for _ in $(seq 1 20); do
-  kill -0 -- "-$pg" 2>/dev/null || break
+  alive "$pg" || break
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/tasks/health" || true)
   [ "$code" = 200 ] && break
   sleep 0.5
 done
-if kill -0 -- "-$pg" 2>/dev/null; then
+if alive "$pg"; then
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Authorization: Bearer x.y.z' \
-    "http://127.0.0.1:$port/tasks")
+    "http://127.0.0.1:$port/tasks" || true)
   echo "task kept running; GET /tasks with a token -> $code"
   kill -TERM -- "-$pg" 2>/dev/null || true
   sleep 1
