@@ -1,5 +1,12 @@
 //! bcrypt, always on the blocking pool: a hash at cost 10 takes tens of milliseconds of CPU,
 //! which would stall every request sharing the async worker.
+//!
+//! At most two hashes per core run at once; the rest queue (asynchronously) for a permit, so
+//! a burst of logins cannot spawn hundreds of CPU-bound threads.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 
 use crate::{domain::Password, error::AuthError};
 
@@ -9,19 +16,27 @@ pub struct Hasher {
     /// Verified against when the user does not exist, so that an unknown username costs the
     /// same time as a wrong password.
     dummy_hash: String,
+    permits: Arc<Semaphore>,
 }
 
 impl Hasher {
     pub async fn new(cost: u32) -> Result<Self, AuthError> {
-        let dummy_hash = blocking(move || bcrypt::hash("not-a-real-password", cost)).await?;
-        Ok(Self { cost, dummy_hash })
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let permits = Arc::new(Semaphore::new(cores * 2));
+        let dummy_hash =
+            blocking(&permits, move || bcrypt::hash("not-a-real-password", cost)).await?;
+        Ok(Self {
+            cost,
+            dummy_hash,
+            permits,
+        })
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, AuthError> {
         let plain = password.expose().to_owned();
         let cost = self.cost;
         // `$2b$` is what the contract stores.
-        blocking(move || {
+        blocking(&self.permits, move || {
             bcrypt::hash_with_result(plain, cost)
                 .map(|h| h.format_for_version(bcrypt::Version::TwoB))
         })
@@ -35,14 +50,19 @@ impl Hasher {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy_hash.clone(), false),
         };
-        let matched = blocking(move || bcrypt::verify(plain, &target)).await?;
+        let matched = blocking(&self.permits, move || bcrypt::verify(plain, &target)).await?;
         Ok(real && matched)
     }
 }
 
 async fn blocking<T: Send + 'static>(
+    permits: &Semaphore,
     f: impl FnOnce() -> Result<T, bcrypt::BcryptError> + Send + 'static,
 ) -> Result<T, AuthError> {
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|e| AuthError::Internal(format!("bcrypt permits: {e}")))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AuthError::Internal(format!("bcrypt task: {e}")))?
