@@ -212,15 +212,7 @@ async fn jwks_publishes_the_signing_key() {
         .as_str()
         .unwrap()
         .to_owned();
-    let jwks: Value = s
-        .http
-        .get(s.url("/auth/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = testkit::get_json(&s.url("/auth/.well-known/jwks.json")).await;
     let kid = platform::jwt::Verifier::kid_of(&token).unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
@@ -262,15 +254,7 @@ async fn rotation_bundle_publishes_both_and_old_tokens_stay_valid() {
     let bundle = json!({"current": new_pem, "previous": [old_pem]}).to_string();
     let cfg = common::config(&db, &bundle);
     let s = TestAuth::start_with(db, bundle, cfg).await;
-    let jwks: Value = s
-        .http
-        .get(s.url("/auth/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = testkit::get_json(&s.url("/auth/.well-known/jwks.json")).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     let (status, _) = s.validate(&old_token).await;
     assert_eq!(
@@ -293,15 +277,7 @@ async fn rotation_bundle_publishes_both_and_old_tokens_stay_valid() {
 async fn health_ready_docs_and_spec() {
     for backend in backends() {
         let s = TestAuth::start(backend).await;
-        let health: Value = s
-            .http
-            .get(s.url("/auth/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health: Value = testkit::get_json(&s.url("/auth/health")).await;
         assert_eq!(
             health,
             json!({"status": "healthy", "service": "auth-service", "version": env!("CARGO_PKG_VERSION")})
@@ -311,15 +287,7 @@ async fn health_ready_docs_and_spec() {
         let r = s.http.get(s.url("/auth/docs")).send().await.unwrap();
         assert_eq!(r.status(), 200);
         assert!(r.text().await.unwrap().contains("swagger"));
-        let spec: Value = s
-            .http
-            .get(s.url("/auth/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let spec: Value = testkit::get_json(&s.url("/auth/openapi.json")).await;
         assert_eq!(spec["openapi"], "3.0.0");
         assert!(spec["paths"]["/auth/register"]["post"].is_object());
         s.stop().await;

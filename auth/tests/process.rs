@@ -111,14 +111,7 @@ async fn signing_key_and_database_from_secrets_manager() {
         vars.extend(env(&[("DATABASE_URL", &db.url)]));
     }
     let svc = ServiceProcess::start(BIN, &vars, "/auth/ready").await;
-    let jwks: Value = testkit::http()
-        .get(format!("{}/auth/.well-known/jwks.json", svc.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = testkit::get_json(&format!("{}/auth/.well-known/jwks.json", svc.base)).await;
     let expected = auth::keys::KeyRing::from_material(&pem).unwrap();
     assert_eq!(
         jwks["keys"][0]["kid"],

@@ -316,15 +316,7 @@ async fn list_filters_paginates_newest_first() {
 #[tokio::test(flavor = "multi_thread")]
 async fn health_ready_docs_spec_and_framework_errors() {
     let s = Stack::start(Backend::Sqlite).await;
-    let health: Value = s
-        .http
-        .get(s.url("/tasks/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = testkit::get_json(&s.url("/tasks/health")).await;
     assert_eq!(
         health,
         json!({"status": "healthy", "service": "task-service", "version": env!("CARGO_PKG_VERSION")})
@@ -341,15 +333,7 @@ async fn health_ready_docs_spec_and_framework_errors() {
     let docs = s.http.get(s.url("/tasks/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
-    let spec: Value = s
-        .http
-        .get(s.url("/tasks/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = testkit::get_json(&s.url("/tasks/openapi.json")).await;
     assert!(spec["paths"]["/tasks/{id}"]["put"].is_object());
 
     let (token, _) = s.user("framework").await;

@@ -22,3 +22,16 @@ pub fn http() -> reqwest::Client {
         .build()
         .expect("test HTTP client")
 }
+
+/// `GET url`, expecting a JSON body.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    http()
+        .get(url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
