@@ -276,7 +276,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     svc.terminate();
     for r in requests {
         let (status, body) = r.await.unwrap();
