@@ -175,14 +175,26 @@ pub fn service_env_vars(own: &[&'static str]) -> Vec<&'static str> {
         .collect()
 }
 
+/// The contract's defaults: 3600 s, `task-management`, `task-management-api`.
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            expiration_secs: 3600,
+            issuer: "task-management".into(),
+            audience: "task-management-api".into(),
+        }
+    }
+}
+
 impl JwtSettings {
     /// Issuer and audience from the environment; the lifetime is auth's to set
     /// (`JWT_EXPIRATION`), the default here.
     pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
         Ok(Self {
-            expiration_secs: 3600,
-            issuer: var("JWT_ISSUER").unwrap_or_else(|| "task-management".into()),
-            audience: var("JWT_AUDIENCE").unwrap_or_else(|| "task-management-api".into()),
+            issuer: var("JWT_ISSUER").unwrap_or(defaults.issuer),
+            audience: var("JWT_AUDIENCE").unwrap_or(defaults.audience),
+            ..defaults
         })
     }
 }

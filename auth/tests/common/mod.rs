@@ -1,10 +1,8 @@
 //! Starts the real auth service in-process on a random port, against a fresh database.
 #![allow(dead_code)]
 
-use std::time::Duration;
-
 use auth::config::{AuthConfig, KeySource};
-use platform::config::{AppEnv, CommonConfig, DatabaseSettings, DbSource, JwtSettings, LogFormat};
+use platform::config::JwtSettings;
 use serde_json::{Value, json};
 use testkit::db::{Backend, TestDb};
 use testkit::inproc::Running;
@@ -22,21 +20,10 @@ pub struct TestAuth {
 
 pub fn config(db: &TestDb, key_pem: &str) -> AuthConfig {
     AuthConfig {
-        common: CommonConfig {
-            port: 0,
-            app_env: AppEnv::Development,
-            log_format: LogFormat::Pretty,
-            database: DatabaseSettings {
-                source: DbSource::Url(db.url.clone()),
-                pool_max: 5,
-            },
-            cors_origins: vec!["https://app.example".into()],
-            shutdown_timeout: Duration::from_secs(5),
-        },
+        common: testkit::config::common(db),
         jwt: JwtSettings {
             expiration_secs: EXPIRATION,
-            issuer: "task-management".into(),
-            audience: "task-management-api".into(),
+            ..JwtSettings::default()
         },
         signing_key: KeySource::Inline(key_pem.to_owned()),
         bcrypt_cost: 4,

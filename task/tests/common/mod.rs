@@ -4,39 +4,17 @@
 
 use std::time::Duration;
 
-use platform::config::{AppEnv, CommonConfig, DatabaseSettings, DbSource, JwtSettings, LogFormat};
+use platform::config::JwtSettings;
 use serde_json::{Value, json};
 use task::config::{KeySettings, TaskConfig};
 use testkit::db::{Backend, TestDb};
 use testkit::inproc::Running;
 use tokio::net::TcpListener;
 
-pub fn common(db: &TestDb) -> CommonConfig {
-    CommonConfig {
-        port: 0,
-        app_env: AppEnv::Development,
-        log_format: LogFormat::Pretty,
-        database: DatabaseSettings {
-            source: DbSource::Url(db.url.clone()),
-            pool_max: 5,
-        },
-        cors_origins: vec!["https://app.example".into()],
-        shutdown_timeout: Duration::from_secs(5),
-    }
-}
-
-pub fn jwt() -> JwtSettings {
-    JwtSettings {
-        expiration_secs: 3600,
-        issuer: "task-management".into(),
-        audience: "task-management-api".into(),
-    }
-}
-
 pub async fn start_auth_on(listener: TcpListener, db: &TestDb, key_material: &str) -> Running {
     let cfg = auth::config::AuthConfig {
-        common: common(db),
-        jwt: jwt(),
+        common: testkit::config::common(db),
+        jwt: JwtSettings::default(),
         signing_key: auth::config::KeySource::Inline(key_material.to_owned()),
         bcrypt_cost: 4,
     };
@@ -55,8 +33,8 @@ pub fn key_settings(auth_base: &str) -> KeySettings {
 
 pub async fn start_task(db: &TestDb, keys: KeySettings) -> Running {
     let cfg = TaskConfig {
-        common: common(db),
-        jwt: jwt(),
+        common: testkit::config::common(db),
+        jwt: JwtSettings::default(),
         keys,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

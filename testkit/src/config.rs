@@ -1,0 +1,22 @@
+//! The configuration every in-process test service runs with.
+
+use std::time::Duration;
+
+use platform::config::{AppEnv, CommonConfig, DatabaseSettings, DbSource, LogFormat};
+
+use crate::db::TestDb;
+
+/// The shared settings on `db`, with `https://app.example` as the CORS origin the tests use.
+pub fn common(db: &TestDb) -> CommonConfig {
+    CommonConfig {
+        port: 0,
+        app_env: AppEnv::Development,
+        log_format: LogFormat::Pretty,
+        database: DatabaseSettings {
+            source: DbSource::Url(db.url.clone()),
+            pool_max: 5,
+        },
+        cors_origins: vec!["https://app.example".into()],
+        shutdown_timeout: Duration::from_secs(5),
+    }
+}
