@@ -59,7 +59,7 @@ impl KeyRing {
 
     /// A fresh key for this process only: tokens die with it. Development only.
     pub fn ephemeral() -> Self {
-        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let key = SigningKey::generate(&mut rand::rng());
         Self::new(&key, &[]).expect("a freshly generated key encodes")
     }
 
@@ -123,7 +123,7 @@ fn jwk(key: &VerifyingKey) -> Jwk {
 
 /// A PKCS#8 PEM for a new key (used by tests and `auth keygen`).
 pub fn generate_pem() -> String {
-    SigningKey::generate(&mut rand::rngs::OsRng)
+    SigningKey::generate(&mut rand::rng())
         .to_pkcs8_pem(Default::default())
         .expect("a freshly generated key encodes")
         .to_string()
