@@ -1,7 +1,7 @@
 //! The `users` table and the queries auth makes of it.
 
 use platform::db::{self, Database};
-use sea_orm::{ActiveValue::Set, QueryFilter, entity::prelude::*};
+use sea_orm::{ActiveValue::Set, QueryFilter, entity::prelude::*, sea_query::ExprTrait};
 
 use crate::{domain::Registration, error::AuthError};
 

@@ -52,7 +52,7 @@ async fn password_is_stored_only_as_bcrypt() {
         assert_eq!(s.register("hashy", "h@x.io", "plain-text-pw").await.0, 201);
         let conn = s.db.connect().await;
         let row = conn
-            .query_one(Statement::from_string(
+            .query_one_raw(Statement::from_string(
                 conn.get_database_backend(),
                 "SELECT password_hash FROM users WHERE username = 'hashy'",
             ))

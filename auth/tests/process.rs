@@ -68,7 +68,7 @@ async fn two_instances_starting_together_on_postgres_both_come_up() {
     let conn = db.connect().await;
     use sea_orm::ConnectionTrait;
     let row = conn
-        .query_one(sea_orm::Statement::from_string(
+        .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
             "SELECT COUNT(*) AS n FROM seaql_migrations",
         ))
@@ -239,7 +239,7 @@ async fn database_credentials_rotate_without_a_restart() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let row = conn
-        .query_one(sea_orm::Statement::from_string(
+        .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
             format!("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE usename = '{new_role}'"),
         ))

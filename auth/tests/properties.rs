@@ -69,7 +69,7 @@ fn any_valid_registration_logs_in_with_correct_claims() {
                     prop_assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
 
                     let row = conn
-                        .query_one(Statement::from_sql_and_values(
+                        .query_one_raw(Statement::from_sql_and_values(
                             conn.get_database_backend(),
                             match conn.get_database_backend() {
                                 sea_orm::DbBackend::Postgres => {

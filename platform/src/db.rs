@@ -229,7 +229,7 @@ async fn migrate(url: &str) -> Result<(), DbError> {
     let result = async {
         let pg = conn.get_database_backend() == DbBackend::Postgres;
         if pg {
-            conn.execute(Statement::from_string(
+            conn.execute_raw(Statement::from_string(
                 DbBackend::Postgres,
                 format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"),
             ))
@@ -237,7 +237,7 @@ async fn migrate(url: &str) -> Result<(), DbError> {
         }
         let migrated = crate::migration::Migrator::up(&conn, None).await;
         if pg {
-            conn.execute(Statement::from_string(
+            conn.execute_raw(Statement::from_string(
                 DbBackend::Postgres,
                 format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"),
             ))
