@@ -113,10 +113,14 @@ async fn up() -> anyhow::Result<()> {
     task_cfg.keys.auth_service_url = auth_url.clone();
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let auth = tokio::spawn(auth::app::run(auth_cfg, auth_listener, stop_on(&stop_rx)));
+    let auth = tokio::spawn(auth::startup::run(
+        auth_cfg,
+        auth_listener,
+        stop_on(&stop_rx),
+    ));
     // auth first: it creates the schema and serves the keys task loads at start-up.
     wait_healthy(&format!("{auth_url}/auth/health"), &auth).await?;
-    let task = tokio::spawn(task::app::run(
+    let task = tokio::spawn(task::startup::run(
         task_cfg.clone(),
         task_listener,
         stop_on(&stop_rx),
@@ -195,7 +199,7 @@ fn dev_signing_key() -> anyhow::Result<String> {
     if let Ok(pem) = std::fs::read_to_string(path) {
         return Ok(pem);
     }
-    let pem = auth::keys::generate_pem();
+    let pem = auth::app::signing_keys::generate_pem();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -2,65 +2,30 @@
 //! SQLite and (with TEST_DATABASE_URL) PostgreSQL: the whole flow, then token expiry, a key
 //! rotation the task service has not seen, and auth stopped while task keeps serving.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::{
+    api::Api,
     db::{TestDb, backends},
-    process::ServiceProcess,
+    process::{ServiceProcess, env, workspace_binary},
 };
 
-/// The workspace's binaries, built next to this test by `cargo nextest run --workspace`.
-fn bin(name: &str) -> String {
-    let dir: PathBuf = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} missing: build the workspace (cargo build --workspace)",
-        path.display()
-    );
-    path.display().to_string()
-}
-
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
+/// The system behind the router, spoken to as a client would.
 struct Client {
-    base: String,
-    http: reqwest::Client,
+    api: Api,
+}
+
+impl std::ops::Deref for Client {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl Client {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
     async fn login(&self, username: &str) -> String {
         let (status, v) = self
             .call(
@@ -84,26 +49,25 @@ fn start_auth(db: &TestDb, key: &str, port: Option<u16>) -> ServiceProcess {
     if let Some(p) = port {
         vars.push(("PORT".into(), p.to_string()));
     }
-    ServiceProcess::spawn(&bin("auth"), &vars)
+    ServiceProcess::spawn(&workspace_binary("auth"), &vars)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
     for backend in backends() {
         let db = TestDb::new(backend).await;
-        let key1 = auth::keys::generate_pem();
+        let key1 = auth::app::signing_keys::generate_pem();
         let mut auth = start_auth(&db, &key1, None);
         auth.wait_healthy("/auth/ready").await;
         let auth_port = auth.port;
         let mut task = ServiceProcess::spawn(
-            &bin("task"),
+            &workspace_binary("task"),
             &env(&[("DATABASE_URL", &db.url), ("AUTH_SERVICE_URL", &auth.base)]),
         );
         task.wait_healthy("/tasks/ready").await;
         let router = router_process(&auth.base, &task.base).await;
         let c = Client {
-            base: router.base.clone(),
-            http: testkit::http(),
+            api: Api::new(router.base.clone()),
         };
 
         // The whole flow.
@@ -159,7 +123,7 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         assert_eq!(c.call(Method::GET, "/nowhere", None, None).await.0, 404);
 
         // Token expiry: a token signed by auth's key whose lifetime is over.
-        let ring = auth::keys::KeyRing::from_material(&key1).unwrap();
+        let ring = auth::app::signing_keys::KeyRing::from_material(&key1).unwrap();
         let now = chrono::Utc::now().timestamp();
         let claims = json!({"sub": reg["user"]["id"].to_string(), "user_id": reg["user"]["id"], "username": "e2e",
             "email": "e2e@x.io", "role": "user", "iat": now - 3700, "exp": now - 100,
@@ -182,7 +146,7 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         // service has never seen the new kid and fetches it on first sight.
         auth.terminate();
         assert!(auth.wait_exit(Duration::from_secs(30)).await.success());
-        let key2 = auth::keys::generate_pem();
+        let key2 = auth::app::signing_keys::generate_pem();
         let bundle = format!("{key2}\n{key1}");
         let mut auth = start_auth(&db, &bundle, Some(auth_port));
         auth.wait_healthy("/auth/health").await;
@@ -247,7 +211,7 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
 
 async fn router_process(auth: &str, task: &str) -> ServiceProcess {
     let mut p = ServiceProcess::spawn_args(
-        &bin("task-management"),
+        &workspace_binary("task-management"),
         &["router", "--auth", auth, "--task", task],
         &[],
     );

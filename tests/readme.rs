@@ -77,15 +77,9 @@ async fn the_readme_curl_session_works_as_written() {
     let steps = session();
     assert!(steps.len() >= 8, "found the session");
     let db = TestDb::new(Backend::Sqlite).await;
-    let exe = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("task-management");
+    let exe = testkit::process::workspace_binary("task-management");
     let stack = ServiceProcess::start(
-        &exe.display().to_string(),
+        &exe,
         &[("DATABASE_URL".into(), db.url.clone())],
         "/tasks/ready",
     )

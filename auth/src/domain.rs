@@ -1,8 +1,7 @@
-//! Registration and login input, parsed once into types that cannot hold invalid values.
+//! Users, and registration and login input parsed once into types that cannot hold invalid
+//! values. Plain values only: no HTTP, no storage.
 
-use platform::{FieldError, input::required_string};
-
-use crate::api::{LoginRequest, RegisterRequest};
+use chrono::{DateTime, Utc};
 
 /// 3–50 characters of `[A-Za-z0-9_.-]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,16 +25,21 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The form usernames are compared in: `Alice` and `alice` are one account.
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
 }
 
-/// A syntactically valid address of at most 100 characters, stored lower-cased so that
-/// uniqueness does not depend on case.
+/// A syntactically valid address of at most 100 characters. Kept as the user wrote it;
+/// compared case-insensitively ([`Email::folded`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let email = raw.trim().to_ascii_lowercase();
+        let email = raw.trim().to_owned();
         if email.is_empty() {
             return Err("is required");
         }
@@ -69,6 +73,10 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
 }
 
 /// 8–72 bytes: bcrypt ignores everything past 72 bytes, so longer ones are refused rather
@@ -80,8 +88,9 @@ impl Password {
     pub fn parse(raw: String) -> Result<Self, &'static str> {
         match raw.len() {
             0..8 => Err("must be at least 8 bytes long"),
-            8..=72 => Ok(Self(raw)),
-            _ => Err("must be at most 72 bytes long"),
+            73.. => Err("must be at most 72 bytes long"),
+            _ if raw.contains('\0') => Err("must not contain NUL characters"),
+            _ => Ok(Self(raw)),
         }
     }
 
@@ -96,6 +105,7 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// A registration whose every field has been parsed.
 #[derive(Debug, Clone)]
 pub struct Registration {
     pub username: Username,
@@ -103,52 +113,64 @@ pub struct Registration {
     pub password: Password,
 }
 
-impl Registration {
-    /// Validates every field and reports all the bad ones together.
-    pub fn parse(req: RegisterRequest) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let username = required_string("username", req.username, &mut errors)
-            .and_then(|u| collect(&mut errors, "username", Username::parse(&u)));
-        let email = required_string("email", req.email, &mut errors)
-            .and_then(|e| collect(&mut errors, "email", Email::parse(&e)));
-        let password = required_string("password", req.password, &mut errors)
-            .and_then(|p| collect(&mut errors, "password", Password::parse(p)));
-        match (username, email, password) {
-            (Some(username), Some(email), Some(password)) if errors.is_empty() => Ok(Self {
-                username,
-                email,
-                password,
-            }),
-            _ => Err(errors),
-        }
-    }
-}
-
-/// Login input is only checked for presence: a malformed username simply does not exist,
-/// and must cost the same as a wrong password.
+/// Login input. The username is bounded and checked for shape before any lookup, so an
+/// over-long or malformed one costs nothing; the password is only bounded (a wrong one
+/// must cost exactly as much as a wrong password for a real user).
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    pub username: String,
-    pub password: String,
+    pub username: Username,
+    pub password: LoginPassword,
 }
 
-impl Credentials {
-    pub fn parse(req: LoginRequest) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let username = required_string("username", req.username, &mut errors);
-        let password = required_string("password", req.password, &mut errors);
-        match (username, password) {
-            (Some(username), Some(password)) if errors.is_empty() => {
-                Ok(Self { username, password })
-            }
-            _ => Err(errors),
+/// What a login attempt may present as a password: at most 72 bytes (bcrypt reads no
+/// more), no NUL. Never printed.
+#[derive(Clone)]
+pub struct LoginPassword(String);
+
+impl LoginPassword {
+    pub fn parse(raw: String) -> Result<Self, &'static str> {
+        if raw.is_empty() {
+            return Err("is required");
         }
+        if raw.len() > 72 {
+            return Err("must be at most 72 bytes long");
+        }
+        if raw.contains('\0') {
+            return Err("must not contain NUL characters");
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
-fn collect<T>(errors: &mut Vec<FieldError>, field: &str, r: Result<T, &'static str>) -> Option<T> {
-    r.map_err(|msg| errors.push(FieldError::new(field, msg)))
-        .ok()
+impl std::fmt::Debug for LoginPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginPassword(<redacted>)")
+    }
+}
+
+/// A registered user as the rest of the service sees it (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// Every user has this role; the claim exists for verifiers that authorise by role.
+    pub const ROLE: &'static str = "user";
+}
+
+/// Which unique field a registration collided with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    Username,
+    Email,
 }
 
 #[cfg(test)]
@@ -167,7 +189,11 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" A@B.io ").unwrap().as_str(), "a@b.io");
+        let email = Email::parse(" A@B.io ").unwrap();
+        assert_eq!(
+            (email.as_str(), email.folded().as_str()),
+            ("A@B.io", "a@b.io")
+        );
         for bad in [
             "", "a", "a@b", "@b.io", "a@.io", "a@b..io", "a b@c.io", "a@b.io.",
         ] {

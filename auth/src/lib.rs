@@ -1,16 +1,21 @@
 //! The auth service: registers users, logs them in, issues and validates tokens, publishes
 //! its public keys.
 //!
-//! A request goes `app` (routes, middleware) → `api` (thin handlers) → `domain` (parsed
-//! input) → `password` / `tokens` / `rate_limit` (rules) → `users` (storage).
+//! A request goes one way down the layers, each a folder or file here:
+//!
+//! - `http` — routes, request/response bodies (`schema`, converted into domain types with
+//!   `TryFrom`), the bearer-token scheme (`caller`), errors as the envelope (`error`);
+//! - `app` — the operations (`register`, `login`), token issuing (`tokens`, signed by
+//!   `signing_keys`), password hashing (`password`), the login `throttle`, and the `state`
+//!   they share;
+//! - `domain` — users and parsed input, plain values that depend on nothing above;
+//! - `storage` — the tables, returning domain values.
+//!
+//! `startup` wires configuration → state → routes → server; `config` reads the settings.
 
-pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;
-pub mod error;
-pub mod keys;
-pub mod password;
-pub mod rate_limit;
-pub mod tokens;
-pub mod users;
+pub mod http;
+pub mod startup;
+pub mod storage;

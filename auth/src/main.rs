@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use auth::{app, config::AuthConfig, keys};
+use auth::{app::signing_keys, config::AuthConfig, http, startup};
 use clap::{Parser, Subcommand};
 
 /// The auth service of the task-management API.
@@ -30,15 +30,18 @@ fn main() -> ExitCode {
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Healthcheck => platform::health::run_cli("/auth/health"),
         Command::Openapi => {
-            println!("{}", app::openapi_json());
+            println!("{}", http::openapi_json());
             ExitCode::SUCCESS
         }
         Command::Keygen => {
-            print!("{}", keys::generate_pem());
+            print!("{}", signing_keys::generate_pem());
             ExitCode::SUCCESS
         }
-        Command::Serve => {
-            platform::cli::serve_main("auth", AuthConfig::from_env(), |c| &c.common, app::run)
-        }
+        Command::Serve => platform::startup::run_service(
+            "auth",
+            AuthConfig::from_env(),
+            |c| &c.common,
+            startup::run,
+        ),
     }
 }

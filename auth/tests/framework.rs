@@ -197,7 +197,7 @@ async fn committed_spec_matches_the_code() {
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/auth.json"))
             .expect("openapi/auth.json is committed");
-    let generated = auth::app::openapi_json();
+    let generated = auth::http::openapi_json();
     assert!(
         committed.trim_end() == generated.trim_end(),
         "openapi/auth.json is stale: regenerate with `cargo run -q -p auth -- openapi > openapi/auth.json`"

@@ -8,36 +8,20 @@ use serde_json::{Value, json};
 use testkit::{
     db::{Backend, TestDb, postgres_admin_url},
     moto::Moto,
-    process::ServiceProcess,
+    process::{ServiceProcess, env},
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_auth");
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
 async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = testkit::http()
-        .post(format!("{base}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    testkit::api::Api::new(base).post(path, None, body).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
 async fn two_instances_starting_together_on_postgres_both_come_up() {
-    if postgres_admin_url().is_none() {
-        eprintln!("TEST_DATABASE_URL unset: PostgreSQL-only test skipped");
-        return;
-    }
     let db = TestDb::new(Backend::Postgres).await;
-    let key = auth::keys::generate_pem();
+    let key = auth::app::signing_keys::generate_pem();
     let vars = env(&[
         ("DATABASE_URL", &db.url),
         ("JWT_SIGNING_KEY", &key),
@@ -85,7 +69,7 @@ async fn two_instances_starting_together_on_postgres_both_come_up() {
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_key_and_database_from_secrets_manager() {
     let moto = Moto::start();
-    let pem = auth::keys::generate_pem();
+    let pem = auth::app::signing_keys::generate_pem();
     let key_arn = moto.create_secret("task-management/jwt-key", &pem).await;
     let mut vars = moto.env();
     vars.extend(env(&[
@@ -112,7 +96,7 @@ async fn signing_key_and_database_from_secrets_manager() {
     }
     let svc = ServiceProcess::start(BIN, &vars, "/auth/ready").await;
     let jwks: Value = testkit::get_json(&format!("{}/auth/.well-known/jwks.json", svc.base)).await;
-    let expected = auth::keys::KeyRing::from_material(&pem).unwrap();
+    let expected = auth::app::signing_keys::KeyRing::from_material(&pem).unwrap();
     assert_eq!(
         jwks["keys"][0]["kid"],
         expected.kid(),
@@ -141,11 +125,8 @@ async fn signing_key_and_database_from_secrets_manager() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
 async fn database_credentials_rotate_without_a_restart() {
-    if postgres_admin_url().is_none() {
-        eprintln!("TEST_DATABASE_URL unset: PostgreSQL-only test skipped");
-        return;
-    }
     let moto = Moto::start();
     let db = TestDb::new(Backend::Postgres).await;
     let name = db.name.clone().unwrap();
@@ -183,7 +164,7 @@ async fn database_credentials_rotate_without_a_restart() {
     vars.extend(env(&[
         ("DB_SECRET", &arn),
         ("BCRYPT_COST", "4"),
-        ("JWT_SIGNING_KEY", &auth::keys::generate_pem()),
+        ("JWT_SIGNING_KEY", &auth::app::signing_keys::generate_pem()),
     ]));
     let svc = ServiceProcess::start(BIN, &vars, "/auth/ready").await;
     assert_eq!(
@@ -264,7 +245,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     let vars = env(&[
         ("DATABASE_URL", &db.url),
         ("BCRYPT_COST", "13"),
-        ("JWT_SIGNING_KEY", &auth::keys::generate_pem()),
+        ("JWT_SIGNING_KEY", &auth::app::signing_keys::generate_pem()),
     ]);
     let mut svc = ServiceProcess::start(BIN, &vars, "/auth/health").await;
     let base = svc.base.clone();

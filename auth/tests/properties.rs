@@ -200,7 +200,7 @@ fn tampered_expired_none_and_hs256_tokens_are_rejected() {
             let mut expired = decode_claims(&token);
             expired["exp"] = json!(now - 6 - offset);
             expired["iat"] = json!(now - 6 - offset - 3600);
-            let ring = auth::keys::KeyRing::from_material(&s.key_pem).unwrap();
+            let ring = auth::app::signing_keys::KeyRing::from_material(&s.key_pem).unwrap();
             let old = ring.sign(&expired).unwrap();
             let (status, body) = rt.block_on(s.validate(&old));
             prop_assert_eq!(status, 401);

@@ -103,10 +103,6 @@ impl Database {
         })
     }
 
-    pub fn backend(&self) -> DbBackend {
-        self.current().0.get_database_backend()
-    }
-
     fn current(&self) -> (DatabaseConnection, u64) {
         let guard = self.conn.read().unwrap_or_else(|p| p.into_inner());
         (guard.clone(), self.generation.load(Ordering::Acquire))

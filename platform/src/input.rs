@@ -29,15 +29,6 @@ pub enum Field<T, const REQUIRED: bool> {
 pub type Required<T> = Field<T, true>;
 pub type Optional<T> = Field<T, false>;
 
-impl<T, const R: bool> Field<T, R> {
-    pub fn value(self) -> Option<T> {
-        match self {
-            Self::Value(v) => Some(v),
-            _ => None,
-        }
-    }
-}
-
 impl<T: Type, const R: bool> Type for Field<T, R> {
     const IS_REQUIRED: bool = R;
     type RawValueType = T::RawValueType;
@@ -110,22 +101,36 @@ fn expects_string<T: Type>() -> bool {
     matches!(T::schema_ref(), MetaSchemaRef::Inline(schema) if schema.ty == "string")
 }
 
-/// Reads a required string field, reporting absence and wrong types in the same words for
-/// every service.
-pub fn required_string(
-    field: &'static str,
-    input: Field<String, true>,
-    errors: &mut Vec<crate::FieldError>,
-) -> Option<String> {
-    match input {
-        Field::Value(v) => Some(v),
-        Field::WrongType => {
-            errors.push(crate::FieldError::new(field, "must be a string"));
-            None
-        }
-        Field::Missing | Field::Null => {
-            errors.push(crate::FieldError::new(field, "is required"));
-            None
+/// The invalid fields of one request, gathered so that all of them are reported at once.
+#[derive(Debug, Default)]
+pub struct Invalid(Vec<crate::FieldError>);
+
+impl Invalid {
+    /// The value of a field's parse, or `None` with the reason noted against `field`.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, &'static str>) -> Option<T> {
+        parsed
+            .map_err(|reason| self.0.push(crate::FieldError::new(field, reason)))
+            .ok()
+    }
+
+    /// A required string field, with absence and wrong types reported in the same words
+    /// by every service.
+    pub fn required_string(&mut self, field: &str, input: Required<String>) -> Option<String> {
+        self.check(
+            field,
+            match input {
+                Field::Value(v) => Ok(v),
+                Field::WrongType => Err("must be a string"),
+                Field::Missing | Field::Null => Err("is required"),
+            },
+        )
+    }
+
+    /// `value` when no field was invalid, else every invalid field.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<crate::FieldError>> {
+        match value {
+            Some(v) if self.0.is_empty() => Ok(v),
+            _ => Err(self.0),
         }
     }
 }

@@ -115,10 +115,6 @@ impl Verifier {
         self.keys.is_empty()
     }
 
-    pub fn knows(&self, kid: &str) -> bool {
-        self.keys.contains_key(kid)
-    }
-
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::EdDSA {

@@ -4,7 +4,6 @@
 //! A service crate owns its domain, its storage queries and its handlers; everything a
 //! service needs to be a well-behaved process in the cloud lives here, once.
 
-pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -17,6 +16,7 @@ pub mod middleware;
 pub mod migration;
 pub mod secrets;
 pub mod server;
+pub mod startup;
 pub mod telemetry;
 pub mod tls;
 

@@ -1,14 +1,10 @@
-//! Task input parsed once into types that cannot hold invalid values, and the rule that a
-//! user only ever touches their own tasks.
+//! Tasks, their input parsed once into types that cannot hold invalid values, and the rule
+//! that a user only ever touches their own tasks. Plain values only: no HTTP, no storage.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use platform::{
-    FieldError,
-    input::{Field, Optional, required_string},
-};
-use poem_openapi::Enum;
 
-use crate::api::{CreateTaskRequest, UpdateTaskRequest};
+/// Text never reaches the database with a NUL: PostgreSQL refuses it, SQLite truncates.
+const NUL: &str = "must not contain NUL characters";
 
 /// 1–200 characters, surrounding white space removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +13,9 @@ pub struct TaskTitle(String);
 impl TaskTitle {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let t = raw.trim();
+        if t.contains('\0') {
+            return Err(NUL);
+        }
         match t.chars().count() {
             0 => Err("must not be empty"),
             1..=200 => Ok(Self(t.to_owned())),
@@ -35,7 +34,9 @@ pub struct Description(String);
 
 impl Description {
     pub fn parse(raw: String) -> Result<Self, &'static str> {
-        if raw.chars().count() > 10_000 {
+        if raw.contains('\0') {
+            Err(NUL)
+        } else if raw.chars().count() > 10_000 {
             Err("must be at most 10000 characters long")
         } else {
             Ok(Self(raw))
@@ -47,8 +48,7 @@ impl Description {
     }
 }
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-#[oai(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Status {
     #[default]
     Pending,
@@ -56,8 +56,7 @@ pub enum Status {
     Completed,
 }
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-#[oai(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Priority {
     Low,
     #[default]
@@ -144,116 +143,30 @@ pub struct TaskPatch {
     pub due_date: Option<Option<DateTime<Utc>>>,
 }
 
-impl NewTask {
-    pub fn parse(req: CreateTaskRequest) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let title = required_string("title", req.title, &mut errors)
-            .and_then(|t| note(&mut errors, "title", TaskTitle::parse(&t)));
-        let description = clearable(
-            &mut errors,
-            "description",
-            req.description,
-            Description::parse,
-        );
-        let due_date = clearable(&mut errors, "due_date", req.due_date, |s| {
-            parse_due_date(&s)
-        });
-        let status = settable(&mut errors, "status", req.status, STATUS_VALUES);
-        let priority = settable(&mut errors, "priority", req.priority, PRIORITY_VALUES);
-        match title {
-            Some(title) if errors.is_empty() => Ok(Self {
-                title,
-                description: description.flatten(),
-                status: status.unwrap_or_default(),
-                priority: priority.unwrap_or_default(),
-                due_date: due_date.flatten(),
-            }),
-            _ => Err(errors),
-        }
-    }
-}
-
 impl TaskPatch {
-    pub fn parse(req: UpdateTaskRequest) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let title = match req.title {
-            Field::Missing => None,
-            Field::Null => {
-                errors.push(FieldError::new("title", "must not be null"));
-                None
-            }
-            Field::WrongType => {
-                errors.push(FieldError::new("title", "must be a string"));
-                None
-            }
-            Field::Value(t) => note(&mut errors, "title", TaskTitle::parse(&t)),
-        };
-        let patch = Self {
-            title,
-            description: clearable(
-                &mut errors,
-                "description",
-                req.description,
-                Description::parse,
-            ),
-            status: settable(&mut errors, "status", req.status, STATUS_VALUES),
-            priority: settable(&mut errors, "priority", req.priority, PRIORITY_VALUES),
-            due_date: clearable(&mut errors, "due_date", req.due_date, |s| {
-                parse_due_date(&s)
-            }),
-        };
-        if errors.is_empty() {
-            Ok(patch)
-        } else {
-            Err(errors)
-        }
-    }
-
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
 }
 
-const STATUS_VALUES: &str = "must be one of pending, in_progress, completed";
-const PRIORITY_VALUES: &str = "must be one of low, medium, high";
-
-fn note<T>(errors: &mut Vec<FieldError>, field: &str, r: Result<T, &'static str>) -> Option<T> {
-    r.map_err(|m| errors.push(FieldError::new(field, m))).ok()
+/// Who is calling: the user a verified token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: i64,
 }
 
-/// A nullable field: `None` absent, `Some(None)` null, `Some(Some(v))` a value.
-fn clearable<T>(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    input: Optional<String>,
-    parse: impl FnOnce(String) -> Result<T, &'static str>,
-) -> Option<Option<T>> {
-    match input {
-        Field::Missing => None,
-        Field::Null => Some(None),
-        Field::WrongType => {
-            errors.push(FieldError::new(field, "must be a string or null"));
-            None
-        }
-        Field::Value(v) => note(errors, field, parse(v)).map(Some),
-    }
-}
-
-/// An optional, non-nullable enum field.
-fn settable<T>(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    input: Optional<T>,
-    expected: &str,
-) -> Option<T> {
-    match input {
-        Field::Missing => None,
-        Field::Value(v) => Some(v),
-        Field::Null | Field::WrongType => {
-            errors.push(FieldError::new(field, expected));
-            None
-        }
-    }
+/// A stored task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: i64,
+    pub user_id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: Status,
+    pub priority: Priority,
+    pub due_date: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Who may see or change a task: its owner, nobody else.
@@ -273,22 +186,19 @@ pub struct ListFilter {
     pub offset: u64,
 }
 
-impl ListFilter {
-    pub fn new(
-        status: Option<Status>,
-        priority: Option<Priority>,
-        limit: Option<u64>,
-        offset: Option<u64>,
-    ) -> Result<Self, Vec<FieldError>> {
-        if limit == Some(0) {
-            return Err(vec![FieldError::new("limit", "must be between 1 and 500")]);
-        }
-        Ok(Self {
-            status,
-            priority,
-            limit: limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
-            offset: offset.unwrap_or(0),
-        })
+/// A page size: 1 or more, `None` for the default; larger ones are clamped to the maximum.
+pub fn parse_limit(raw: Option<u64>) -> Result<u64, &'static str> {
+    match raw {
+        Some(0) => Err("must be between 1 and 500"),
+        other => Ok(other.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)),
+    }
+}
+
+/// Rows to skip; the database counts in signed 64 bits.
+pub fn parse_offset(raw: Option<u64>) -> Result<u64, &'static str> {
+    match raw {
+        Some(n) if i64::try_from(n).is_err() => Err("must be at most 9223372036854775807"),
+        other => Ok(other.unwrap_or(0)),
     }
 }
 
@@ -322,12 +232,17 @@ mod tests {
     }
 
     #[test]
-    fn limits_clamp() {
-        assert_eq!(ListFilter::new(None, None, None, None).unwrap().limit, 100);
-        assert_eq!(
-            ListFilter::new(None, None, Some(9999), None).unwrap().limit,
-            500
-        );
-        assert!(ListFilter::new(None, None, Some(0), None).is_err());
+    fn limits_clamp_and_offsets_fit_the_database() {
+        assert_eq!(parse_limit(None), Ok(100));
+        assert_eq!(parse_limit(Some(9999)), Ok(500));
+        assert!(parse_limit(Some(0)).is_err());
+        assert_eq!(parse_offset(Some(i64::MAX as u64)), Ok(i64::MAX as u64));
+        assert!(parse_offset(Some(i64::MAX as u64 + 1)).is_err());
+    }
+
+    #[test]
+    fn text_with_nul_is_refused() {
+        assert!(TaskTitle::parse("a\0b").is_err());
+        assert!(Description::parse("a\0b".into()).is_err());
     }
 }

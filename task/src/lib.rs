@@ -1,14 +1,20 @@
 //! The task service: create, read, update and delete a user's own tasks.
 //!
-//! A request goes `app` (routes, middleware) → `api` (thin handlers) → `identity` (who is
-//! calling, from the bearer token checked against `keys`) → `domain` (parsed input and the
-//! ownership rule) → `tasks` (storage).
+//! A request goes one way down the layers, each a folder or file here:
+//!
+//! - `http` — routes, request/response bodies (`schema`, converted into domain types with
+//!   `TryFrom`), the bearer-token scheme whose checker verifies the token (`caller`),
+//!   errors as the envelope (`error`);
+//! - `app` — the task operations with the ownership rule (`tasks`), the cache of the auth
+//!   service's published keys (`jwks_cache`), and the `state` they share;
+//! - `domain` — tasks and parsed input, plain values that depend on nothing above;
+//! - `storage` — the `tasks` table, returning domain values.
+//!
+//! `startup` wires configuration → state → routes → server; `config` reads the settings.
 
-pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;
-pub mod error;
-pub mod identity;
-pub mod keys;
-pub mod tasks;
+pub mod http;
+pub mod startup;
+pub mod storage;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use task::{app, config::TaskConfig};
+use task::{config::TaskConfig, http, startup};
 
 /// The task service of the task-management API.
 ///
@@ -28,11 +28,14 @@ fn main() -> ExitCode {
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Healthcheck => platform::health::run_cli("/tasks/health"),
         Command::Openapi => {
-            println!("{}", app::openapi_json());
+            println!("{}", http::openapi_json());
             ExitCode::SUCCESS
         }
-        Command::Serve => {
-            platform::cli::serve_main("task", TaskConfig::from_env(), |c| &c.common, app::run)
-        }
+        Command::Serve => platform::startup::run_service(
+            "task",
+            TaskConfig::from_env(),
+            |c| &c.common,
+            startup::run,
+        ),
     }
 }

@@ -33,6 +33,7 @@ async fn crud_round_trip() {
         assert_eq!(&got["task"], task);
 
         let (status, updated) = s
+            .api
             .call(
                 Method::PUT,
                 &format!("/tasks/{id}"),
@@ -54,6 +55,7 @@ async fn crud_round_trip() {
 
         // Only what is sent changes; an empty body changes nothing.
         let (status, same) = s
+            .api
             .call(
                 Method::PUT,
                 &format!("/tasks/{id}"),
@@ -71,6 +73,7 @@ async fn crud_round_trip() {
         assert_eq!(list["tasks"][0], updated["task"]);
 
         let (status, deleted) = s
+            .api
             .call(Method::DELETE, &format!("/tasks/{id}"), Some(&token), None)
             .await;
         assert_eq!(status, 200);
@@ -141,6 +144,7 @@ async fn validation_lists_every_bad_field() {
         let (_, t) = s.create(&token, json!({"title": "to update"})).await;
         let id = t["task"]["id"].as_i64().unwrap();
         let (status, body) = s
+            .api
             .call(
                 Method::PUT,
                 &format!("/tasks/{id}"),
@@ -157,10 +161,11 @@ async fn validation_lists_every_bad_field() {
 #[tokio::test(flavor = "multi_thread")]
 async fn authentication_errors() {
     let s = Stack::start(Backend::Sqlite).await;
-    let (status, body) = s.call(Method::GET, "/tasks", None, None).await;
+    let (status, body) = s.api.call(Method::GET, "/tasks", None, None).await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "No authentication token provided");
     let (status, body) = s
+        .api
         .call(
             Method::POST,
             "/tasks",
@@ -172,7 +177,7 @@ async fn authentication_errors() {
     assert_eq!(body["message"], "Invalid token");
 
     // Signed with auth's key but expired.
-    let ring = auth::keys::KeyRing::from_material(&s.key).unwrap();
+    let ring = auth::app::signing_keys::KeyRing::from_material(&s.key).unwrap();
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"sub": "1", "user_id": 1, "username": "x", "email": "x@x.io", "role": "user",
         "iat": now - 7200, "exp": now - 3600, "iss": "task-management", "aud": "task-management-api", "jti": "j"});
@@ -182,7 +187,9 @@ async fn authentication_errors() {
     assert_eq!(body["message"], "Token has expired");
 
     // Signed by a key auth never published.
-    let stranger = auth::keys::KeyRing::from_material(&auth::keys::generate_pem()).unwrap();
+    let stranger =
+        auth::app::signing_keys::KeyRing::from_material(&auth::app::signing_keys::generate_pem())
+            .unwrap();
     let mut fresh = claims.clone();
     fresh["exp"] = json!(now + 600);
     let forged = stranger.sign(&fresh).unwrap();
@@ -206,6 +213,7 @@ async fn other_users_tasks_are_forbidden_and_missing_ones_not_found() {
             (Method::DELETE, None),
         ] {
             let (status, resp) = s
+                .api
                 .call(method.clone(), &format!("/tasks/{id}"), Some(&bob), body)
                 .await;
             assert_eq!(status, 403, "{method}");
@@ -398,7 +406,7 @@ fn committed_spec_matches_the_code() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/task.json"))
             .expect("openapi/task.json is committed");
     assert!(
-        committed.trim_end() == task::app::openapi_json().trim_end(),
+        committed.trim_end() == task::http::openapi_json().trim_end(),
         "openapi/task.json is stale: regenerate with `cargo run -q -p task -- openapi > openapi/task.json`"
     );
     let spec: Value = serde_json::from_str(&committed).unwrap();

@@ -64,7 +64,7 @@ async fn no_keys_at_all_means_503_until_auth_appears() {
     );
 
     // Auth comes up: the next token is verified after an on-demand refresh.
-    let key = auth::keys::generate_pem();
+    let key = auth::app::signing_keys::generate_pem();
     let auth = start_auth_on(TcpListener::bind(addr).await.unwrap(), &db, &key).await;
     http.post(format!("{}/auth/register", auth.base))
         .json(&json!({"username": "late", "email": "late@x.io", "password": "password1"}))
@@ -112,7 +112,7 @@ async fn no_keys_at_all_means_503_until_auth_appears() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_key_is_picked_up_on_first_sight() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let old_key = auth::keys::generate_pem();
+    let old_key = auth::app::signing_keys::generate_pem();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let auth_old = start_auth_on(listener, &db, &old_key).await;
@@ -151,7 +151,7 @@ async fn a_rotated_key_is_picked_up_on_first_sight() {
 
     // auth restarts on the same address with a new key, still publishing the old one.
     auth_old.stop().await.unwrap();
-    let new_key = auth::keys::generate_pem();
+    let new_key = auth::app::signing_keys::generate_pem();
     let bundle = json!({"current": new_key, "previous": [old_key]}).to_string();
     let auth_new = start_auth_on(TcpListener::bind(addr).await.unwrap(), &db, &bundle).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await; // past the refresh rate limit

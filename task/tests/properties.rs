@@ -136,6 +136,7 @@ fn a_user_never_sees_changes_or_deletes_another_users_task() {
                             }
                             prop_assert_eq!(s.get(token, &path).await.0, 403);
                             let (status, _) = s
+                                .api
                                 .call(
                                     Method::PUT,
                                     &path,
@@ -145,7 +146,7 @@ fn a_user_never_sees_changes_or_deletes_another_users_task() {
                                 .await;
                             prop_assert_eq!(status, 403);
                             prop_assert_eq!(
-                                s.call(Method::DELETE, &path, Some(token), None).await.0,
+                                s.api.call(Method::DELETE, &path, Some(token), None).await.0,
                                 403
                             );
                         }

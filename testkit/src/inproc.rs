@@ -29,15 +29,18 @@ impl Running {
             }),
         ));
         let http = crate::http();
+        let mut healthy = false;
         for _ in 0..400 {
             if let Ok(r) = http.get(format!("{base}{health}")).send().await
                 && r.status() == 200
             {
+                healthy = true;
                 break;
             }
             assert!(!handle.is_finished(), "service failed to start");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        assert!(healthy, "{base}{health} did not answer 200 within 10 s");
         Self {
             base,
             stop: Some(stop),

@@ -1,6 +1,7 @@
 //! What the integration tests of every crate share: a fresh database per test on each
 //! backend, a real Secrets Manager emulator, and services run as real processes.
 
+pub mod api;
 pub mod config;
 pub mod db;
 pub mod inproc;

@@ -114,3 +114,26 @@ impl Drop for ServiceProcess {
         self.kill();
     }
 }
+
+/// `KEY=value` pairs as a process environment.
+pub fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A binary of the workspace, built beside the running test (`target/<profile>/<name>`).
+pub fn workspace_binary(name: &str) -> String {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
+        .expect("tests run from target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} missing: build the workspace (cargo build --workspace)",
+        path.display()
+    );
+    path.display().to_string()
+}

@@ -1,16 +1,22 @@
 //! Starts the real auth service in-process on a random port, against a fresh database.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use auth::config::{AuthConfig, KeySource};
 use platform::config::JwtSettings;
-use serde_json::{Value, json};
-use testkit::db::{Backend, TestDb};
-use testkit::inproc::Running;
+use serde_json::Value;
+use testkit::{
+    api::Api,
+    db::{Backend, TestDb},
+    inproc::Running,
+};
 use tokio::net::TcpListener;
+
+pub use testkit::api::assert_envelope;
 
 pub const EXPIRATION: u64 = 3600;
 
 pub struct TestAuth {
+    pub api: Api,
     pub base: String,
     pub db: TestDb,
     pub key_pem: String,
@@ -18,6 +24,7 @@ pub struct TestAuth {
     running: Running,
 }
 
+/// Auth on `db`, signing with `key_pem`, with a cheap bcrypt cost.
 pub fn config(db: &TestDb, key_pem: &str) -> AuthConfig {
     AuthConfig {
         common: testkit::config::common(db),
@@ -30,83 +37,59 @@ pub fn config(db: &TestDb, key_pem: &str) -> AuthConfig {
     }
 }
 
+/// Starts auth with `cfg` on `listener`.
+pub async fn start_on(listener: TcpListener, cfg: AuthConfig) -> Running {
+    Running::start(listener, "/auth/health", move |l, stop| {
+        auth::startup::run(cfg, l, stop)
+    })
+    .await
+}
+
 impl TestAuth {
     pub async fn start(backend: Backend) -> Self {
         let db = TestDb::new(backend).await;
-        let key_pem = auth::keys::generate_pem();
+        let key_pem = auth::app::signing_keys::generate_pem();
         let cfg = config(&db, &key_pem);
         Self::start_with(db, key_pem, cfg).await
     }
 
     pub async fn start_with(db: TestDb, key_pem: String, cfg: AuthConfig) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let running = Running::start(listener, "/auth/health", move |l, stop| {
-            auth::app::run(cfg, l, stop)
-        })
-        .await;
+        let running = start_on(listener, cfg).await;
+        let api = Api::new(running.base.clone());
         Self {
             base: running.base.clone(),
+            http: api.http.clone(),
+            api,
             db,
             key_pem,
-            http: testkit::http(),
             running,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.api.url(path)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.api.post(path, None, body).await
     }
 
     pub async fn register(&self, username: &str, email: &str, password: &str) -> (u16, Value) {
-        self.post(
-            "/auth/register",
-            json!({"username": username, "email": email, "password": password}),
-        )
-        .await
+        self.api.register(username, email, password).await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> (u16, Value) {
-        self.post(
-            "/auth/login",
-            json!({"username": username, "password": password}),
-        )
-        .await
+        self.api.login(username, password).await
     }
 
     pub async fn validate(&self, token: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url("/auth/validate"))
-            .bearer_auth(token)
-            .send()
+        self.api
+            .call(reqwest::Method::POST, "/auth/validate", Some(token), None)
             .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn stop(self) {
         self.running.stop().await.expect("service ran cleanly");
     }
-}
-
-/// Asserts the contract's error envelope.
-pub fn assert_envelope(body: &Value, error: &str) {
-    assert_eq!(body["error"], error, "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
 }

@@ -1,4 +1,4 @@
-//! The auth service's public keys, fetched from its JWK Set and kept in memory so that
+//! A cache of the auth service's published keys (its JWK Set), kept in memory so that
 //! checking a token never costs a network call.
 //!
 //! Keys are fetched at start-up (with retries), refreshed periodically, and refreshed early
@@ -15,9 +15,9 @@ use platform::{
     jwt::{Claims, JwkSet, TokenError, Verifier},
 };
 
-use crate::{config::KeySettings, error::TaskError};
+use crate::{app::error::TaskError, config::KeySettings};
 
-pub struct KeyStore {
+pub struct JwksCache {
     jwks_url: String,
     http: reqwest::Client,
     jwt: JwtSettings,
@@ -27,7 +27,7 @@ pub struct KeyStore {
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
 }
 
-impl KeyStore {
+impl JwksCache {
     pub fn new(
         settings: KeySettings,
         jwt: JwtSettings,

@@ -1,28 +1,12 @@
-//! The task service's one error type, and how each case appears to clients.
+//! How each [`TaskError`] appears to clients: the contract's envelope and status.
 
-use platform::{ApiError, FieldError, db, jwt::TokenError};
-use sea_orm::DbErr;
+use platform::{ApiError, Errors, db, jwt::TokenError};
 
-#[derive(Debug, thiserror::Error)]
-pub enum TaskError {
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
-    #[error("task {0} not found")]
-    NotFound(i64),
-    #[error("task belongs to another user")]
-    Forbidden,
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    #[error("no verification keys")]
-    NoKeys,
-    #[error("database: {0}")]
-    Database(#[from] DbErr),
-}
+use crate::app::error::TaskError;
 
 impl From<TaskError> for ApiError {
     fn from(e: TaskError) -> Self {
         match e {
-            TaskError::Validation(details) => ApiError::validation(details),
             TaskError::NotFound(id) => ApiError::not_found(format!("Task with id {id} not found")),
             TaskError::Forbidden => ApiError::forbidden(),
             TaskError::Token(t) => ApiError::unauthorized(t.to_string()),
@@ -45,7 +29,7 @@ impl From<TaskError> for ApiError {
     }
 }
 
-impl<const S: u16> From<TaskError> for platform::Errors<S> {
+impl<const S: u16> From<TaskError> for Errors<S> {
     fn from(e: TaskError) -> Self {
         Self(e.into())
     }

@@ -1,4 +1,5 @@
-//! The `tasks` table and the queries the task service makes of it.
+//! The `tasks` table and the queries the task service makes of it. Rows leave this module
+//! as [`domain::Task`]s.
 
 use platform::db::Database;
 use sea_orm::{
@@ -6,11 +7,7 @@ use sea_orm::{
     entity::prelude::*,
 };
 
-use crate::{
-    domain::{self, ListFilter, NewTask, TaskPatch},
-    error::TaskError,
-    identity::Caller,
-};
+use crate::domain::{Caller, ListFilter, NewTask, Priority, Status, Task, TaskPatch};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tasks")]
@@ -33,6 +30,23 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+impl From<Model> for Task {
+    fn from(m: Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            title: m.title,
+            description: m.description,
+            // The table's check constraints admit only known values.
+            status: Status::from_db(&m.status).unwrap_or_default(),
+            priority: Priority::from_db(&m.priority).unwrap_or_default(),
+            due_date: m.due_date,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
 pub struct Tasks<'a> {
     db: &'a Database,
 }
@@ -42,7 +56,7 @@ impl<'a> Tasks<'a> {
         Self { db }
     }
 
-    pub async fn create(&self, owner: Caller, new: NewTask) -> Result<Model, TaskError> {
+    pub async fn create(&self, owner: Caller, new: NewTask) -> Result<Task, DbErr> {
         let now = platform::db::now();
         let model = ActiveModel {
             user_id: Set(owner.user_id),
@@ -59,16 +73,13 @@ impl<'a> Tasks<'a> {
         Ok(self
             .db
             .run(|c| async move { model.clone().insert(&c).await })
-            .await?)
+            .await?
+            .into())
     }
 
     /// One page of the caller's tasks matching `filter`, newest first, and the number of
     /// all matches.
-    pub async fn list(
-        &self,
-        owner: Caller,
-        filter: ListFilter,
-    ) -> Result<(Vec<Model>, u64), TaskError> {
+    pub async fn list(&self, owner: Caller, filter: ListFilter) -> Result<(Vec<Task>, u64), DbErr> {
         let mut cond = Condition::all().add(Column::UserId.eq(owner.user_id));
         if let Some(s) = filter.status {
             cond = cond.add(Column::Status.eq(s.as_str()));
@@ -94,57 +105,64 @@ impl<'a> Tasks<'a> {
                     .await
             })
             .await?;
-        Ok((page, total))
+        Ok((page.into_iter().map(Task::from).collect(), total))
     }
 
-    /// The task `id` if it exists and belongs to the caller: 404 if it does not exist,
-    /// 403 if it is someone else's.
-    pub async fn get_owned(&self, caller: Caller, id: i64) -> Result<Model, TaskError> {
-        let task = self
+    pub async fn find(&self, id: i64) -> Result<Option<Task>, DbErr> {
+        Ok(self
             .db
             .run(|c| async move { Entity::find_by_id(id).one(&c).await })
             .await?
-            .ok_or(TaskError::NotFound(id))?;
-        if domain::owned_by(task.user_id, caller.user_id) {
-            Ok(task)
-        } else {
-            Err(TaskError::Forbidden)
-        }
+            .map(Task::from))
     }
 
-    pub async fn update(&self, task: Model, patch: TaskPatch) -> Result<Model, TaskError> {
-        if patch.is_empty() {
-            return Ok(task);
-        }
-        let mut active: ActiveModel = task.into();
+    /// Applies `patch` to the task `id` if `owner` still owns it, in one statement, and
+    /// returns the row as written; `None` when it is gone (a racing delete).
+    pub async fn update(
+        &self,
+        owner: Caller,
+        id: i64,
+        patch: TaskPatch,
+    ) -> Result<Option<Task>, DbErr> {
+        let mut update = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::value(platform::db::now()))
+            .filter(Column::Id.eq(id))
+            .filter(Column::UserId.eq(owner.user_id));
         if let Some(t) = patch.title {
-            active.title = Set(t.into_inner());
+            update = update.col_expr(Column::Title, Expr::value(t.into_inner()));
         }
         if let Some(d) = patch.description {
-            active.description = Set(d.map(|d| d.into_inner()));
+            update = update.col_expr(Column::Description, Expr::value(d.map(|d| d.into_inner())));
         }
         if let Some(s) = patch.status {
-            active.status = Set(s.as_str().to_owned());
+            update = update.col_expr(Column::Status, Expr::value(s.as_str()));
         }
         if let Some(p) = patch.priority {
-            active.priority = Set(p.as_str().to_owned());
+            update = update.col_expr(Column::Priority, Expr::value(p.as_str()));
         }
         if let Some(d) = patch.due_date {
-            active.due_date = Set(d);
+            update = update.col_expr(Column::DueDate, Expr::value(d));
         }
-        active.updated_at = Set(platform::db::now());
-        let active = &active;
-        Ok(self
+        let update = &update;
+        let rows = self
             .db
-            .run(|c| async move { active.clone().update(&c).await })
-            .await?)
+            .run(|c| async move { update.clone().exec_with_returning(&c).await })
+            .await?;
+        Ok(rows.into_iter().next().map(Task::from))
     }
 
-    pub async fn delete(&self, task: Model) -> Result<(), TaskError> {
-        let id = task.id;
-        self.db
-            .run(|c| async move { Entity::delete_by_id(id).exec(&c).await })
+    /// Deletes the task `id` if `owner` owns it; false when there was none to delete.
+    pub async fn delete(&self, owner: Caller, id: i64) -> Result<bool, DbErr> {
+        let result = self
+            .db
+            .run(|c| async move {
+                Entity::delete_many()
+                    .filter(Column::Id.eq(id))
+                    .filter(Column::UserId.eq(owner.user_id))
+                    .exec(&c)
+                    .await
+            })
             .await?;
-        Ok(())
+        Ok(result.rows_affected > 0)
     }
 }

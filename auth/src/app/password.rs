@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::{domain::Password, error::AuthError};
+use crate::{app::error::AuthError, domain::Password};
 
 #[derive(Clone)]
 pub struct Hasher {

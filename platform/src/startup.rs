@@ -1,4 +1,4 @@
-//! The `main` both binaries share: read configuration, start logging and the runtime, serve
+//! Start-up both binaries share: read configuration, start logging and the runtime, serve
 //! until a signal, and turn the outcome into an exit code.
 
 use std::{future::Future, process::ExitCode};
@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Runs `serve` for a service called `name` with configuration `cfg`.
-pub fn serve_main<C, F, Fut>(
+pub fn run_service<C, F, Fut>(
     name: &str,
     cfg: Result<C, ConfigError>,
     common: impl Fn(&C) -> &CommonConfig,

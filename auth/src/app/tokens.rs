@@ -1,11 +1,11 @@
-//! Issuing and validating access tokens.
+//! Issuing access tokens for a user, and verifying the ones presented back to auth.
 
 use platform::{
     config::JwtSettings,
     jwt::{Claims, TokenError, Verifier},
 };
 
-use crate::{error::AuthError, keys::KeyRing, users};
+use crate::{app::error::AuthError, app::signing_keys::KeyRing, domain::User};
 
 pub struct Issued {
     pub token: String,
@@ -32,7 +32,7 @@ impl Tokens {
         &self.keys
     }
 
-    pub fn issue(&self, user: &users::Model) -> Result<Issued, AuthError> {
+    pub fn issue(&self, user: &User) -> Result<Issued, AuthError> {
         let iat = chrono::Utc::now().timestamp();
         let ttl = self.settings.expiration_secs;
         let claims = Claims {
@@ -40,7 +40,7 @@ impl Tokens {
             user_id: user.id,
             username: user.username.clone(),
             email: user.email.clone(),
-            role: "user".into(),
+            role: User::ROLE.into(),
             iat,
             exp: iat
                 + i64::try_from(ttl)

@@ -1,0 +1,32 @@
+//! What can go wrong in the auth service's operations, independent of how it is shown.
+//! `http::error` maps each case to the contract's envelope.
+
+use platform::jwt::TokenError;
+use sea_orm::DbErr;
+
+use crate::{domain::Taken, storage::users::CreateError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0:?} already registered")]
+    Taken(Taken),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<CreateError> for AuthError {
+    fn from(e: CreateError) -> Self {
+        match e {
+            CreateError::Taken(t) => Self::Taken(t),
+            CreateError::Db(e) => Self::Database(e),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Who is calling: the bearer-token security scheme, whose checker verifies the token so
+//! that a handler taking a [`Caller`] only ever runs for a valid one.
+
+use std::sync::Arc;
+
+use platform::{ApiError, jwt::Claims};
+use poem::Request;
+use poem_openapi::{SecurityScheme, auth::Bearer};
+
+use crate::{app::State, http::error::token_rejected};
+
+/// The access token from `POST /auth/login` (the `token` field). Paste the token alone:
+/// Swagger UI adds the `Bearer ` prefix itself.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "BearerToken",
+    ty = "bearer",
+    bearer_format = "JWT",
+    checker = "verify"
+)]
+pub struct Caller(pub Claims);
+
+async fn verify(req: &Request, bearer: Bearer) -> poem::Result<Claims> {
+    let state = req.data::<Arc<State>>().ok_or_else(ApiError::internal)?;
+    Ok(state.tokens.verify(&bearer.token).map_err(token_rejected)?)
+}

@@ -1,0 +1,40 @@
+//! How each [`AuthError`] appears to clients: the contract's envelope and status.
+
+use platform::{ApiError, Errors, db, jwt::TokenError};
+
+use crate::{app::error::AuthError, domain::Taken};
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Taken(Taken::Username) => ApiError::conflict("Username already exists"),
+            AuthError::Taken(Taken::Email) => ApiError::conflict("Email already registered"),
+            AuthError::InvalidCredentials => ApiError::unauthorized("Invalid username or password"),
+            AuthError::RateLimited(secs) => ApiError::too_many_requests(secs),
+            AuthError::Token(t) => token_rejected(t),
+            AuthError::Database(e) if db::is_unavailable(&e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::unavailable("The database is unavailable; try again shortly")
+            }
+            AuthError::Database(e) => {
+                tracing::error!(error = %e, "database error");
+                ApiError::internal()
+            }
+            AuthError::Internal(msg) => {
+                tracing::error!(error = %msg, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// The 401 for a refused bearer token, in the contract's words.
+pub fn token_rejected(t: TokenError) -> ApiError {
+    ApiError::unauthorized(t.to_string())
+}
+
+impl<const S: u16> From<AuthError> for Errors<S> {
+    fn from(e: AuthError) -> Self {
+        Self(e.into())
+    }
+}

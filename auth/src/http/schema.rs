@@ -1,0 +1,174 @@
+//! The bodies the auth API reads and writes, and their conversion into domain types.
+
+use chrono::{DateTime, Utc};
+use platform::{
+    FieldError,
+    input::{Invalid, Required},
+    jwt::Claims,
+};
+use poem_openapi::Object;
+
+use crate::{
+    app::tokens::Issued,
+    domain::{Credentials, Email, LoginPassword, Password, Registration, User, Username},
+};
+
+/// A new account.
+#[derive(Object, Debug)]
+pub struct RegisterRequest {
+    /// 3–50 characters of letters, digits, `_`, `.` and `-`; unique regardless of case.
+    pub username: Required<String>,
+    /// A valid address of at most 100 characters; unique regardless of case.
+    pub email: Required<String>,
+    /// 8–72 bytes.
+    #[oai(write_only)]
+    pub password: Required<String>,
+}
+
+impl TryFrom<RegisterRequest> for Registration {
+    type Error = Vec<FieldError>;
+
+    /// Validates every field and reports all the bad ones together.
+    fn try_from(req: RegisterRequest) -> Result<Self, Self::Error> {
+        let mut invalid = Invalid::default();
+        let username = invalid
+            .required_string("username", req.username)
+            .and_then(|u| invalid.check("username", Username::parse(&u)));
+        let email = invalid
+            .required_string("email", req.email)
+            .and_then(|e| invalid.check("email", Email::parse(&e)));
+        let password = invalid
+            .required_string("password", req.password)
+            .and_then(|p| invalid.check("password", Password::parse(p)));
+        let parsed = match (username, email, password) {
+            (Some(username), Some(email), Some(password)) => Some(Self {
+                username,
+                email,
+                password,
+            }),
+            _ => None,
+        };
+        invalid.finish(parsed)
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct LoginRequest {
+    /// Matched regardless of case.
+    pub username: Required<String>,
+    #[oai(write_only)]
+    pub password: Required<String>,
+}
+
+impl TryFrom<LoginRequest> for Credentials {
+    type Error = Vec<FieldError>;
+
+    /// Refuses over-long or malformed input before it costs a lookup.
+    fn try_from(req: LoginRequest) -> Result<Self, Self::Error> {
+        let mut invalid = Invalid::default();
+        let username = invalid
+            .required_string("username", req.username)
+            .and_then(|u| invalid.check("username", Username::parse(&u)));
+        let password = invalid
+            .required_string("password", req.password)
+            .and_then(|p| invalid.check("password", LoginPassword::parse(p)));
+        let parsed = username
+            .zip(password)
+            .map(|(username, password)| Self { username, password });
+        invalid.finish(parsed)
+    }
+}
+
+#[derive(Object)]
+pub struct RegisteredUser {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for RegisteredUser {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            created_at: u.created_at,
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct RegisterResponse {
+    pub message: String,
+    pub user: RegisteredUser,
+}
+
+#[derive(Object)]
+pub struct LoginUser {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+}
+
+#[derive(Object)]
+pub struct LoginResponse {
+    pub message: String,
+    /// The access token: an EdDSA-signed JWT. Send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    pub user: LoginUser,
+}
+
+impl LoginResponse {
+    pub fn new(message: &str, user: User, issued: Issued) -> Self {
+        Self {
+            message: message.into(),
+            token: issued.token,
+            token_type: "Bearer".into(),
+            expires_in: issued.expires_in,
+            user: LoginUser {
+                id: user.id,
+                username: user.username,
+                email: user.email,
+            },
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct TokenUser {
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub role: String,
+}
+
+impl From<Claims> for TokenUser {
+    fn from(c: Claims) -> Self {
+        Self {
+            user_id: c.user_id,
+            username: c.username,
+            email: c.email,
+            role: c.role,
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct ValidateResponse {
+    /// Always `true`: an invalid token is answered with 401.
+    pub valid: bool,
+    pub user: TokenUser,
+}
+
+#[derive(Object)]
+pub struct ReadyResponse {
+    /// `ready`
+    pub status: String,
+    /// `ok`
+    pub database: String,
+}

@@ -1,0 +1,3 @@
+//! Persistence: each table behind a small repository that speaks domain types.
+
+pub mod users;

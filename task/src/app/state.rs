@@ -1,0 +1,25 @@
+//! What every operation may use, built once from the configuration at start-up.
+
+use std::sync::Arc;
+
+use platform::{config::DbSource, db::Database, secrets::Secrets};
+
+use crate::{app::jwks_cache::JwksCache, config::TaskConfig};
+
+pub struct State {
+    pub db: Database,
+    pub keys: Arc<JwksCache>,
+}
+
+impl State {
+    pub async fn from_config(cfg: &TaskConfig) -> anyhow::Result<Arc<Self>> {
+        let secrets = match cfg.common.database.source {
+            DbSource::Secret(_) => Some(Secrets::from_env().await?),
+            DbSource::Url(_) => None,
+        };
+        let keys = Arc::new(JwksCache::new(cfg.keys.clone(), cfg.jwt.clone())?);
+        let db = Database::connect(cfg.common.database.clone(), secrets).await?;
+        keys.load_at_startup().await;
+        Ok(Arc::new(Self { db, keys }))
+    }
+}

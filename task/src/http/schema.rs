@@ -1,0 +1,253 @@
+//! The bodies the task API reads and writes, and their conversion into domain types.
+
+use chrono::{DateTime, Utc};
+use platform::{
+    FieldError,
+    input::{Field, Invalid, Optional, Required},
+};
+use poem_openapi::{Enum, Object};
+
+use crate::domain::{self, Description, NewTask, Task as DomainTask, TaskPatch, TaskTitle};
+
+/// A task's status; `pending` by default.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "Status", rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+/// A task's priority; `medium` by default.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "Priority", rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+}
+
+impl From<Status> for domain::Status {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Pending => Self::Pending,
+            Status::InProgress => Self::InProgress,
+            Status::Completed => Self::Completed,
+        }
+    }
+}
+
+impl From<domain::Status> for Status {
+    fn from(s: domain::Status) -> Self {
+        match s {
+            domain::Status::Pending => Self::Pending,
+            domain::Status::InProgress => Self::InProgress,
+            domain::Status::Completed => Self::Completed,
+        }
+    }
+}
+
+impl From<Priority> for domain::Priority {
+    fn from(p: Priority) -> Self {
+        match p {
+            Priority::Low => Self::Low,
+            Priority::Medium => Self::Medium,
+            Priority::High => Self::High,
+        }
+    }
+}
+
+impl From<domain::Priority> for Priority {
+    fn from(p: domain::Priority) -> Self {
+        match p {
+            domain::Priority::Low => Self::Low,
+            domain::Priority::Medium => Self::Medium,
+            domain::Priority::High => Self::High,
+        }
+    }
+}
+
+/// A task.
+#[derive(Object, Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: i64,
+    /// The owner.
+    pub user_id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: Status,
+    pub priority: Priority,
+    pub due_date: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<DomainTask> for Task {
+    fn from(t: DomainTask) -> Self {
+        Self {
+            id: t.id,
+            user_id: t.user_id,
+            title: t.title,
+            description: t.description,
+            status: t.status.into(),
+            priority: t.priority.into(),
+            due_date: t.due_date,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// A new task.
+#[derive(Object, Debug)]
+pub struct CreateTaskRequest {
+    /// 1–200 characters.
+    pub title: Required<String>,
+    /// At most 10 000 characters.
+    pub description: Optional<String>,
+    /// Default `pending`.
+    pub status: Optional<Status>,
+    /// Default `medium`.
+    pub priority: Optional<Priority>,
+    /// RFC 3339, or `YYYY-MM-DD` / `YYYY-MM-DDTHH:MM` as HTML date controls send (UTC).
+    pub due_date: Optional<String>,
+}
+
+impl TryFrom<CreateTaskRequest> for NewTask {
+    type Error = Vec<FieldError>;
+
+    /// Validates every field and reports all the bad ones together.
+    fn try_from(req: CreateTaskRequest) -> Result<Self, Self::Error> {
+        let mut invalid = Invalid::default();
+        let title = invalid
+            .required_string("title", req.title)
+            .and_then(|t| invalid.check("title", TaskTitle::parse(&t)));
+        let description = clearable(
+            &mut invalid,
+            "description",
+            req.description,
+            Description::parse,
+        );
+        let due_date = clearable(&mut invalid, "due_date", req.due_date, |s| {
+            domain::parse_due_date(&s)
+        });
+        let status = settable(&mut invalid, "status", req.status, STATUS_VALUES);
+        let priority = settable(&mut invalid, "priority", req.priority, PRIORITY_VALUES);
+        let parsed = title.map(|title| Self {
+            title,
+            description: description.flatten(),
+            status: status.map(Into::into).unwrap_or_default(),
+            priority: priority.map(Into::into).unwrap_or_default(),
+            due_date: due_date.flatten(),
+        });
+        invalid.finish(parsed)
+    }
+}
+
+/// Any subset of a task's fields; `null` clears `description` or `due_date`.
+#[derive(Object, Debug)]
+pub struct UpdateTaskRequest {
+    pub title: Optional<String>,
+    pub description: Optional<String>,
+    pub status: Optional<Status>,
+    pub priority: Optional<Priority>,
+    pub due_date: Optional<String>,
+}
+
+impl TryFrom<UpdateTaskRequest> for TaskPatch {
+    type Error = Vec<FieldError>;
+
+    fn try_from(req: UpdateTaskRequest) -> Result<Self, Self::Error> {
+        let mut invalid = Invalid::default();
+        let title = match req.title {
+            Field::Missing => None,
+            Field::Null => invalid.check("title", Err("must not be null")),
+            Field::WrongType => invalid.check("title", Err("must be a string")),
+            Field::Value(t) => invalid.check("title", TaskTitle::parse(&t)),
+        };
+        let patch = Self {
+            title,
+            description: clearable(
+                &mut invalid,
+                "description",
+                req.description,
+                Description::parse,
+            ),
+            status: settable(&mut invalid, "status", req.status, STATUS_VALUES).map(Into::into),
+            priority: settable(&mut invalid, "priority", req.priority, PRIORITY_VALUES)
+                .map(Into::into),
+            due_date: clearable(&mut invalid, "due_date", req.due_date, |s| {
+                domain::parse_due_date(&s)
+            }),
+        };
+        invalid.finish(Some(patch))
+    }
+}
+
+const STATUS_VALUES: &str = "must be one of pending, in_progress, completed";
+const PRIORITY_VALUES: &str = "must be one of low, medium, high";
+
+/// A nullable field: `None` absent, `Some(None)` null, `Some(Some(v))` a value.
+fn clearable<T>(
+    invalid: &mut Invalid,
+    field: &str,
+    input: Optional<String>,
+    parse: impl FnOnce(String) -> Result<T, &'static str>,
+) -> Option<Option<T>> {
+    match input {
+        Field::Missing => None,
+        Field::Null => Some(None),
+        Field::WrongType => invalid.check(field, Err("must be a string or null")),
+        Field::Value(v) => invalid.check(field, parse(v)).map(Some),
+    }
+}
+
+/// An optional, non-nullable enum field.
+fn settable<T>(
+    invalid: &mut Invalid,
+    field: &str,
+    input: Optional<T>,
+    expected: &'static str,
+) -> Option<T> {
+    match input {
+        Field::Missing => None,
+        Field::Value(v) => Some(v),
+        Field::Null | Field::WrongType => invalid.check(field, Err(expected)),
+    }
+}
+
+#[derive(Object)]
+pub struct TaskWithMessage {
+    pub message: String,
+    pub task: Task,
+}
+
+#[derive(Object)]
+pub struct TaskBody {
+    pub task: Task,
+}
+
+#[derive(Object)]
+pub struct TaskList {
+    /// This page, newest first.
+    pub tasks: Vec<Task>,
+    /// Tasks on this page.
+    pub count: u64,
+    /// All tasks matching the filters.
+    pub total: u64,
+}
+
+#[derive(Object)]
+pub struct Message {
+    pub message: String,
+}
+
+#[derive(Object)]
+pub struct ReadyResponse {
+    /// `ready`
+    pub status: String,
+    /// `ok`
+    pub database: String,
+    /// `ok`: verification keys are loaded.
+    pub keys: String,
+}
