@@ -10,27 +10,15 @@ use crate::{
 };
 
 impl State {
-    /// Checks credentials under the failed-login limits.
+    /// Checks credentials under the failed-login limits and issues a token.
     pub async fn login(
         &self,
         creds: &Credentials,
         addr: Option<IpAddr>,
     ) -> Result<(User, Issued), AuthError> {
-        let user_key = creds.username.folded();
-        let addr_key = addr.map(|a| a.to_string());
-        let wait = [
-            self.by_username.check(&user_key).err(),
-            addr_key
-                .as_deref()
-                .and_then(|k| self.by_address.check(k).err()),
-        ]
-        .into_iter()
-        .flatten()
-        .max();
-        if let Some(secs) = wait {
-            return Err(AuthError::RateLimited(secs));
-        }
-        let stored = Users::new(&self.db).credentials(user_key.clone()).await?;
+        let username = creds.username.folded();
+        self.refuse_if_throttled(&username, addr).await?;
+        let stored = Users::new(&self.db).credentials(username.clone()).await?;
         let ok = self
             .hasher
             .verify(
@@ -40,19 +28,42 @@ impl State {
             .await?;
         match stored {
             Some(stored) if ok => {
-                self.by_username.reset(&user_key);
+                self.throttle
+                    .record_success(&self.db, &username, addr)
+                    .await?;
                 let issued = self.tokens.issue(&stored.user)?;
                 tracing::info!(user_id = stored.user.id, "login succeeded");
                 Ok((stored.user, issued))
             }
             _ => {
-                self.by_username.record_failure(&user_key);
-                if let Some(k) = &addr_key {
-                    self.by_address.record_failure(k);
-                }
+                self.record_login_failure(&username, addr).await?;
                 tracing::info!("login failed");
                 Err(AuthError::InvalidCredentials)
             }
         }
+    }
+
+    /// 429 while attempts for `folded_username` from `addr` are refused.
+    pub async fn refuse_if_throttled(
+        &self,
+        folded_username: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        match self.throttle.check(&self.db, folded_username, addr).await? {
+            Some(secs) => Err(AuthError::RateLimited(secs)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong password (at login, or when an account operation re-checks it).
+    pub async fn record_login_failure(
+        &self,
+        folded_username: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        Ok(self
+            .throttle
+            .record_failure(&self.db, folded_username, addr)
+            .await?)
     }
 }

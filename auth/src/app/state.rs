@@ -1,6 +1,6 @@
 //! What every operation may use, built once from the configuration at start-up.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use anyhow::Context;
 use platform::{
@@ -10,7 +10,12 @@ use platform::{
 };
 
 use crate::{
-    app::{password::Hasher, signing_keys::KeyRing, throttle::Limiter, tokens::Tokens},
+    app::{
+        password::Hasher,
+        signing_keys::KeyRing,
+        throttle::{Policy, Throttle},
+        tokens::Tokens,
+    },
     config::{AuthConfig, KeySource},
 };
 
@@ -18,14 +23,8 @@ pub struct State {
     pub db: Database,
     pub tokens: Tokens,
     pub hasher: Hasher,
-    pub(crate) by_username: Limiter,
-    pub(crate) by_address: Limiter,
+    pub throttle: Throttle,
 }
-
-/// Failed logins allowed per username, and per client address, in one window.
-const USERNAME_FAILURES: u32 = 5;
-const ADDRESS_FAILURES: u32 = 20;
-const FAILURE_WINDOW: Duration = Duration::from_secs(300);
 
 impl State {
     pub async fn from_config(cfg: &AuthConfig) -> anyhow::Result<Arc<Self>> {
@@ -44,8 +43,7 @@ impl State {
             db,
             tokens: Tokens::new(keys, cfg.jwt.clone()),
             hasher,
-            by_username: Limiter::new(USERNAME_FAILURES, FAILURE_WINDOW),
-            by_address: Limiter::new(ADDRESS_FAILURES, FAILURE_WINDOW),
+            throttle: Throttle::new(Policy::default()),
         }))
     }
 }

@@ -1,82 +1,170 @@
-//! Failed-login throttling, per username and per client address.
+//! Failed-login throttling, with counters in the shared database so that every instance
+//! enforces one budget.
 //!
-//! A key that fails `max_failures` times within `window` is refused until the window that
-//! began with its first failure ends. Counts live in this process: with N instances behind
-//! the load balancer an attacker gets at most N times the budget, which still bounds a
-//! brute-force attempt to a handful of guesses per minute.
+//! Three counters, each over a sliding-start window:
+//! - **username at address**: a few wrong passwords for one user from one address block
+//!   that pair only — a stranger elsewhere cannot lock the owner out of their own address;
+//! - **address**: many failures from one address, across usernames, block the address;
+//! - **username from unknown addresses**: many failures for one user from all over block
+//!   further guessing from addresses that user has never logged in from, so a distributed
+//!   guess stops while the owner, at an address they succeeded from before, gets in.
+//!
+//! The client address is the socket peer unless `TRUSTED_PROXY_HOPS` says which
+//! `X-Forwarded-For` entry the load balancer wrote: a forged header buys nothing.
 
 use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
+    net::IpAddr,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
 };
 
-pub struct Limiter {
-    max_failures: u32,
-    window: Duration,
-    entries: Mutex<HashMap<String, Entry>>,
+use chrono::{DateTime, Utc};
+use platform::db::Database;
+use sea_orm::DbErr;
+
+use crate::storage::login_throttle::{Counter, LoginThrottleStore};
+
+/// The limits; `Policy::default()` is what the service runs with.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub per_user_at_address: u32,
+    pub per_address: u32,
+    pub per_user_from_unknown_addresses: u32,
+    pub window: Duration,
+    /// How long a successful login makes its address "known" for that user.
+    pub remember_success: Duration,
 }
 
-#[derive(Clone, Copy)]
-struct Entry {
-    first_failure: Instant,
-    failures: u32,
-}
-
-/// Past this many tracked keys, expired ones are swept so memory stays bounded.
-const SWEEP_AT: usize = 10_000;
-
-impl Limiter {
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+impl Default for Policy {
+    fn default() -> Self {
         Self {
-            max_failures,
-            window,
-            entries: Mutex::new(HashMap::new()),
+            per_user_at_address: 5,
+            per_address: 20,
+            per_user_from_unknown_addresses: 50,
+            window: Duration::from_secs(15 * 60),
+            remember_success: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+const PAIR: &str = "pair";
+const ADDRESS: &str = "address";
+const USER: &str = "user";
+const KNOWN: &str = "known";
+
+/// Every this many failures, a process deletes the counters whose window has passed.
+const SWEEP_EVERY: u64 = 64;
+
+/// The keys one attempt is counted under.
+struct Keys {
+    pair: String,
+    address: String,
+    user: String,
+}
+
+impl Keys {
+    fn new(folded_username: &str, addr: Option<IpAddr>) -> Self {
+        let address = addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        Self {
+            pair: format!("{folded_username}|{address}"),
+            user: folded_username.to_owned(),
+            address,
+        }
+    }
+}
+
+pub struct Throttle {
+    policy: Policy,
+    failures_seen: AtomicU64,
+}
+
+impl Throttle {
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            policy,
+            failures_seen: AtomicU64::new(0),
         }
     }
 
-    /// `Err(seconds to wait)` while the key is blocked.
-    pub fn check(&self, key: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get(key) {
-            Some(e) if e.failures >= self.max_failures => {
-                let until = e.first_failure + self.window;
-                if until > now {
-                    Err((until - now).as_secs().max(1))
-                } else {
-                    Ok(())
-                }
+    /// `Some(seconds to wait)` while an attempt for `folded_username` from `addr` is refused.
+    pub async fn check(
+        &self,
+        db: &Database,
+        folded_username: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<Option<u64>, DbErr> {
+        let k = Keys::new(folded_username, addr);
+        let counters = LoginThrottleStore::new(db)
+            .read(&[
+                (PAIR, &k.pair),
+                (ADDRESS, &k.address),
+                (USER, &k.user),
+                (KNOWN, &k.pair),
+            ])
+            .await?;
+        Ok(self.policy.wait(&counters, platform::db::now()))
+    }
+
+    pub async fn record_failure(
+        &self,
+        db: &Database,
+        folded_username: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), DbErr> {
+        let k = Keys::new(folded_username, addr);
+        let now = platform::db::now();
+        let store = LoginThrottleStore::new(db);
+        store
+            .count_failure(
+                &[(PAIR, &k.pair), (ADDRESS, &k.address), (USER, &k.user)],
+                now,
+                now - self.policy.window,
+            )
+            .await?;
+        if self.failures_seen.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+            for scope in [PAIR, ADDRESS, USER] {
+                store.sweep(scope, now - self.policy.window).await?;
             }
-            _ => Ok(()),
+            store
+                .sweep(KNOWN, now - self.policy.remember_success)
+                .await?;
         }
+        Ok(())
     }
 
-    pub fn record_failure(&self, key: &str) {
-        let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= SWEEP_AT {
-            let window = self.window;
-            entries.retain(|_, e| now.duration_since(e.first_failure) < window);
-        }
-        let entry = entries.entry(key.to_owned()).or_insert(Entry {
-            first_failure: now,
-            failures: 0,
-        });
-        if now.duration_since(entry.first_failure) >= self.window {
-            *entry = Entry {
-                first_failure: now,
-                failures: 0,
-            };
-        }
-        entry.failures += 1;
+    /// A success forgives the pair's failures and remembers the address as the user's.
+    pub async fn record_success(
+        &self,
+        db: &Database,
+        folded_username: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), DbErr> {
+        let k = Keys::new(folded_username, addr);
+        let store = LoginThrottleStore::new(db);
+        store.clear(PAIR, &k.pair).await?;
+        store.mark(KNOWN, &k.pair, platform::db::now()).await
     }
+}
 
-    pub fn reset(&self, key: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+impl Policy {
+    /// The longest wait any exhausted counter imposes at `now`, if any.
+    fn wait(&self, counters: &[Counter], now: DateTime<Utc>) -> Option<u64> {
+        let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
+        let known = counters.iter().any(|c| c.scope == KNOWN);
+        counters
+            .iter()
+            .filter_map(|c| {
+                let max = match c.scope.as_str() {
+                    PAIR => self.per_user_at_address,
+                    ADDRESS => self.per_address,
+                    USER if !known => self.per_user_from_unknown_addresses,
+                    _ => return None,
+                };
+                let until = c.window_started_at + window;
+                (c.failures >= max && until > now)
+                    .then(|| ((until - now).num_seconds().max(1)) as u64)
+            })
+            .max()
     }
 }
 
@@ -84,24 +172,33 @@ impl Limiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn blocks_after_max_failures_then_forgives_on_reset() {
-        let l = Limiter::new(3, Duration::from_secs(60));
-        for _ in 0..3 {
-            assert!(l.check("bob").is_ok());
-            l.record_failure("bob");
+    fn counter(scope: &str, failures: u32, started: DateTime<Utc>) -> Counter {
+        Counter {
+            scope: scope.into(),
+            key: "k".into(),
+            failures,
+            window_started_at: started,
         }
-        let wait = l.check("bob").unwrap_err();
-        assert!((1..=60).contains(&wait));
-        assert!(l.check("alice").is_ok());
-        l.reset("bob");
-        assert!(l.check("bob").is_ok());
     }
 
     #[test]
-    fn window_expiry_unblocks() {
-        let l = Limiter::new(1, Duration::from_millis(0));
-        l.record_failure("k");
-        assert!(l.check("k").is_ok());
+    fn an_exhausted_counter_blocks_until_its_window_ends() {
+        let p = Policy::default();
+        let t0 = Utc::now();
+        let full = [counter(PAIR, 5, t0)];
+        assert_eq!(p.wait(&full, t0), Some(900));
+        assert_eq!(p.wait(&full, t0 + chrono::Duration::seconds(899)), Some(1));
+        assert_eq!(p.wait(&full, t0 + chrono::Duration::seconds(900)), None);
+        assert_eq!(p.wait(&[counter(PAIR, 4, t0)], t0), None);
+        assert_eq!(p.wait(&[counter(ADDRESS, 20, t0)], t0), Some(900));
+    }
+
+    #[test]
+    fn a_known_address_is_not_blocked_by_failures_elsewhere() {
+        let p = Policy::default();
+        let t0 = Utc::now();
+        let guessed = counter(USER, 50, t0);
+        assert_eq!(p.wait(std::slice::from_ref(&guessed), t0), Some(900));
+        assert_eq!(p.wait(&[guessed, counter(KNOWN, 0, t0)], t0), None);
     }
 }

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_users;
 mod m0002_tasks;
+mod m0003_login_throttle;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_users::Migration),
             Box::new(m0002_tasks::Migration),
+            Box::new(m0003_login_throttle::Migration),
         ]
     }
 }
@@ -41,4 +43,13 @@ pub enum Tasks {
     DueDate,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+pub enum LoginThrottle {
+    Table,
+    Scope,
+    Key,
+    Failures,
+    WindowStartedAt,
 }
