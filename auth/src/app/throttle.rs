@@ -121,7 +121,11 @@ impl Throttle {
                 now - self.policy.window,
             )
             .await?;
-        if self.failures_seen.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+        if self
+            .failures_seen
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
             for scope in [PAIR, ADDRESS, USER] {
                 store.sweep(scope, now - self.policy.window).await?;
             }
