@@ -44,7 +44,7 @@ for name in auth task; do
   gz=$(gzip -9 -c "$BIN_DIR/$name" | wc -c)
   awk -v n="$name" -v b="$bytes" -v g="$gz" \
     'BEGIN { printf "%s: %.2f MiB, gzip -9 %.2f MiB (budget 20 / 9)\n", n, b / 1048576, g / 1048576 }'
-  [ "$bytes" -le $((20 << 20)) ] && [ "$gz" -le $((9 << 20)) ] || fail "$name is over budget"
+  if [ "$bytes" -gt $((20 << 20)) ] || [ "$gz" -gt $((9 << 20)) ]; then fail "$name is over budget"; fi
 done
 
 WORK=$(mktemp -d)
@@ -121,8 +121,9 @@ token=$(curl -sf -H 'Content-Type: application/json' "http://127.0.0.1:$AUTH_POR
 count=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$TASK_PORT/tasks" | jq -er .count) ||
   fail "task did not accept auth's token"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TASK_PORT/tasks")
-[ "$count" = 0 ] && [ "$code" = 401 ] || fail "GET /tasks: count $count with a token, $code without"
-ls -ln "$WORK/auth/data" | grep -q ' 65534 65534 ' || fail "auth's SQLite files are not owned by 65534"
+if [ "$count" != 0 ] || [ "$code" != 401 ]; then fail "GET /tasks: count $count with a token, $code without"; fi
+db=$WORK/auth/data/task-management.db
+[ "$(stat -c %u:%g "$db")" = 65534:65534 ] || fail "$db is not owned by 65534"
 echo "register, login, task accepts the token (401 without); SQLite in /data owned by 65534"
 
 for pid in "${PIDS[@]}"; do kill -TERM "$pid"; done
@@ -142,7 +143,7 @@ out=$(LIMIT=30 in_root "$(image_root auth no-ca)" auth APP_ENV=development "PORT
   JWT_SIGNING_KEY_SECRET=key AWS_REGION=us-east-1 AWS_ENDPOINT_URL=https://127.0.0.1:9 \
   AWS_ACCESS_KEY_ID=smoke AWS_SECRET_ACCESS_KEY=smoke AWS_EC2_METADATA_DISABLED=true 2>&1) || rc=$?
 echo "$out" | tail -n 3
-[ "$rc" != 0 ] && [ "$rc" -lt 124 ] || fail "auth exited $rc (0, a timeout or a signal) without CA roots"
+if [ "$rc" = 0 ] || [ "$rc" -ge 124 ]; then fail "auth exited $rc (0, a timeout or a signal) without CA roots"; fi
 [[ $out != *panicked* ]] || fail "auth panicked without CA roots"
 grep -Eqi 'certificate|CA bundle|SSL_CERT_FILE' <<<"$out" || fail "auth's error does not name the CA roots"
 echo "auth exits $rc with an error naming the CA roots"
