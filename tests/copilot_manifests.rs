@@ -231,7 +231,10 @@ fn deploy_shell(platform: &str) -> BTreeMap<String, String> {
         ("PROD_PUBLIC_SUBNET_B", "subnet-0b".into()),
         ("PROD_PRIVATE_SUBNET_A", "subnet-0c".into()),
         ("PROD_PRIVATE_SUBNET_B", "subnet-0d".into()),
-        ("PROD_CERTIFICATE_ARN", "arn:aws:acm:eu-west-1:123456789012:certificate/0".into()),
+        (
+            "PROD_CERTIFICATE_ARN",
+            "arn:aws:acm:eu-west-1:123456789012:certificate/0".into(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -290,7 +293,12 @@ fn load<T: serde::de::DeserializeOwned>(
 }
 
 fn deployed(service: &str, env: &str) -> ServiceManifest {
-    load(&read(&format!("{service}/manifest.yml")), env, &deploy_shell(PLATFORMS[0])).unwrap()
+    load(
+        &read(&format!("{service}/manifest.yml")),
+        env,
+        &deploy_shell(PLATFORMS[0]),
+    )
+    .unwrap()
 }
 
 /// "30s" → 30.
@@ -302,101 +310,97 @@ fn secs(d: &str) -> Option<u32> {
 
 /// Every rule `m` (service `svc` routed at `path`, deployed to `env`) breaks.
 fn service_rules(m: &ServiceManifest, (svc, path): (&str, &str), env: &str) -> Vec<String> {
-    let mut broken = Vec::new();
-    let mut rule = |ok: bool, what: &str| {
-        if !ok {
-            broken.push(what.to_string());
-        }
-    };
     let var = |k: &str| match m.variables.get(k) {
         Some(Variable::Plain(s)) => Some(s.as_str()),
         _ => None,
     };
     let import = |k: &str| match m.variables.get(k) {
-        Some(Variable::FromCfn(f)) => Some(f.from_cfn.clone()),
+        Some(Variable::FromCfn(f)) => Some(f.from_cfn.as_str()),
         _ => None,
     };
-
-    rule(m.name == svc, "name is the service");
-    rule(m.kind == "Load Balanced Web Service", "type");
-    rule(m.http.path.as_deref() == Some(path), "http.path routes the service's prefix");
-    rule(m.http.alias.is_none() && m.http.redirect_to_https.is_none(), "alias only for prod");
-    match &m.http.healthcheck {
-        Some(hc) => {
-            rule(hc.path == format!("{path}/health"), "health check path");
-            rule(hc.success_codes == "200", "health check success_codes");
-            rule((hc.healthy_threshold, hc.unhealthy_threshold) == (2, 3), "health thresholds");
-            rule((hc.interval.as_str(), hc.timeout.as_str()) == ("30s", "5s"), "health timing");
-            rule(hc.grace_period == "30s", "health check grace_period");
-        }
-        None => rule(false, "http.healthcheck"),
-    }
+    let export = |name: &str| format!("{APP}-{env}-{name}");
+    let hc = m.http.healthcheck.as_ref();
+    let health = format!("{path}/health");
     // Drain, then SIGTERM: the service's shutdown bound fits in the deregistration delay and
-    // under Fargate's 30 s stop timeout.
+    // stays under Fargate's 30 s stop timeout.
     let shutdown = var("SHUTDOWN_TIMEOUT_SECS").and_then(|s| s.parse::<u32>().ok());
     let drain = m.http.deregistration_delay.as_deref().and_then(secs);
-    rule(
-        matches!((shutdown, drain), (Some(s), Some(d)) if s < 30 && s <= d && d <= 60),
-        "deregistration_delay covers SHUTDOWN_TIMEOUT_SECS, which stays under 30",
-    );
-
+    let drains = matches!((shutdown, drain), (Some(s), Some(d)) if s < 30 && s <= d && d <= 60);
     let ecr_image = format!(".dkr.ecr.eu-west-1.amazonaws.com/{APP}/{svc}:");
-    rule(m.image.location.contains(&ecr_image), "image.location is the published image");
-    rule(m.image.port == 3000, "image.port 3000");
-    rule(
-        m.image.healthcheck.command == ["CMD", &format!("/bin/{svc}"), "healthcheck"],
-        "container health check runs the binary (no shell in the image)",
+    let probe = [
+        "CMD".to_string(),
+        format!("/bin/{svc}"),
+        "healthcheck".to_string(),
+    ];
+    let cooldown = (
+        secs(&m.count.cooldown.scale_out),
+        secs(&m.count.cooldown.scale_in),
     );
-    rule((m.cpu, m.memory) == (256, 512), "cpu/memory 256/512");
-    rule(PLATFORMS.contains(&m.platform.as_str()), "platform");
-    rule(!m.exec, "exec off: the scratch image has no shell");
+    let alarms = [
+        export(&format!("{svc}-target-5xx")),
+        export(&format!("{svc}-error-rate")),
+    ];
+    let key = import("JWT_SIGNING_KEY_SECRET");
+    let gets_a_key = m.variables.iter().any(|(k, v)| {
+        k.contains("JWT_SIGNING_KEY")
+            || matches!(v, Variable::FromCfn(f) if f.from_cfn.contains("JwtSigningKey"))
+    });
+    // Service discovery: Copilot names auth auth.<env>.<app>.local.
+    let discovery = format!("http://auth.{env}.{APP}.local:3000");
+    let prod_only_alias = m.environments.get("prod").is_some_and(|o| {
+        let h = &o.http;
+        h.alias.as_deref().is_some_and(|a| !a.is_empty())
+            && h.redirect_to_https == Some(true)
+            && (h.path.is_none() && h.healthcheck.is_none() && h.deregistration_delay.is_none())
+    });
+    let (auth, task) = (svc == "auth", svc == "task");
 
-    rule(m.count.range == "2-10", "count.range 2-10");
-    rule(m.count.cpu_percentage == 70, "count.cpu_percentage 70");
-    rule(
-        (secs(&m.count.cooldown.scale_out), secs(&m.count.cooldown.scale_in)) == (Some(60), Some(300)),
-        "cooldown out 60s / in 300s",
-    );
-    rule(m.network.vpc.placement == "private", "private subnets");
+    #[rustfmt::skip]
+    let rules = [
+        (m.name == svc, "name is the service"),
+        (m.kind == "Load Balanced Web Service", "type"),
+        (m.http.path.as_deref() == Some(path), "http.path routes the service's prefix"),
+        (m.http.alias.is_none() && m.http.redirect_to_https.is_none(), "alias only for prod"),
+        (hc.is_some_and(|h| h.path == health), "health check path"),
+        (hc.is_some_and(|h| h.success_codes == "200"), "health check success_codes"),
+        (hc.is_some_and(|h| (h.healthy_threshold, h.unhealthy_threshold) == (2, 3)), "thresholds"),
+        (hc.is_some_and(|h| (&*h.interval, &*h.timeout) == ("30s", "5s")), "health timing"),
+        (hc.is_some_and(|h| h.grace_period == "30s"), "health check grace_period"),
+        (drains, "deregistration_delay covers SHUTDOWN_TIMEOUT_SECS, which stays under 30"),
+        (m.image.location.contains(&ecr_image), "image.location is the published image"),
+        (m.image.port == 3000, "image.port 3000"),
+        (m.image.healthcheck.command == probe, "container health check runs the binary"),
+        ((m.cpu, m.memory) == (256, 512), "cpu/memory 256/512"),
+        (PLATFORMS.contains(&m.platform.as_str()), "platform"),
+        (!m.exec, "exec off: the scratch image has no shell"),
+        (m.count.range == "2-10", "count.range 2-10"),
+        (m.count.cpu_percentage == 70, "count.cpu_percentage 70"),
+        (cooldown == (Some(60), Some(300)), "cooldown out 60s, in 300s"),
+        (m.network.vpc.placement == "private", "private subnets"),
+        (var("APP_ENV") == Some("production"), "APP_ENV=production"),
+        (var("PORT") == Some("3000"), "PORT=3000"),
+        (var("LOG_FORMAT") == Some("json"), "LOG_FORMAT=json"),
+        (var("DB_POOL_MAX") == Some("5"), "DB_POOL_MAX=5"),
+        (import("DB_SECRET") == Some(&export("DbSecretArn")), "DB_SECRET export"),
+        (!auth || key == Some(&export("JwtSigningKeySecretArn")), "JWT_SIGNING_KEY_SECRET export"),
+        (!task || !gets_a_key, "task never gets the signing key"),
+        (!task || var("AUTH_SERVICE_URL") == Some(&discovery), "AUTH_SERVICE_URL"),
+        (m.logging.retention == 30, "logging.retention 30"),
+        (m.deployment.rollback_alarms == alarms, "rollback_alarms"),
+        (m.deployment.rolling == "default", "rolling deployment"),
+        (m.environments.keys().all(|k| k == "prod"), "only prod is overridden"),
+        (prod_only_alias, "prod override: alias and redirect_to_https only"),
+    ];
+    broken(&rules)
+}
 
-    rule(var("APP_ENV") == Some("production"), "APP_ENV=production");
-    rule(var("PORT") == Some("3000"), "PORT=3000");
-    rule(var("LOG_FORMAT") == Some("json"), "LOG_FORMAT=json");
-    rule(var("DB_POOL_MAX") == Some("5"), "DB_POOL_MAX=5");
-    rule(import("DB_SECRET") == Some(format!("{APP}-{env}-DbSecretArn")), "DB_SECRET export");
-    let key_export = import("JWT_SIGNING_KEY_SECRET");
-    if svc == "auth" {
-        let want = format!("{APP}-{env}-JwtSigningKeySecretArn");
-        rule(key_export == Some(want), "auth's JWT_SIGNING_KEY_SECRET export");
-    } else {
-        let key_anywhere = m.variables.iter().any(|(k, v)| {
-            k.contains("JWT_SIGNING_KEY")
-                || matches!(v, Variable::FromCfn(f) if f.from_cfn.contains("JwtSigningKey"))
-        });
-        rule(!key_anywhere, "task never gets the signing key");
-        // Service discovery: Copilot names auth auth.<env>.<app>.local.
-        let discovery = format!("http://auth.{env}.{APP}.local:3000");
-        rule(var("AUTH_SERVICE_URL") == Some(discovery.as_str()), "AUTH_SERVICE_URL");
-    }
-
-    rule(m.logging.retention == 30, "logging.retention 30");
-    let alarms = [format!("{APP}-{env}-{svc}-target-5xx"), format!("{APP}-{env}-{svc}-error-rate")];
-    rule(m.deployment.rollback_alarms == alarms, "rollback_alarms");
-    rule(m.deployment.rolling == "default", "rolling deployment");
-
-    rule(m.environments.keys().all(|k| k == "prod"), "only prod is overridden");
-    match m.environments.get("prod").map(|o| &o.http) {
-        Some(h) => rule(
-            h.alias.as_deref().is_some_and(|a| !a.is_empty())
-                && h.redirect_to_https == Some(true)
-                && h.path.is_none()
-                && h.healthcheck.is_none()
-                && h.deregistration_delay.is_none(),
-            "prod override: alias and redirect_to_https only",
-        ),
-        None => rule(false, "prod override"),
-    }
-    broken
+/// The descriptions of the rules that do not hold.
+fn broken(rules: &[(bool, &str)]) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, what)| what.to_string())
+        .collect()
 }
 
 fn check_service(raw: &str, service: (&str, &str)) -> Result<(), String> {
@@ -416,31 +420,27 @@ fn check_environment(raw: &str, env: &str) -> Result<(), String> {
     let m: EnvironmentManifest = load(raw, env, &deploy_shell(PLATFORMS[0]))?;
     let vpc = &m.network.vpc;
     let certs = m.http.map(|h| h.public.certificates).unwrap_or_default();
-    let mut broken = Vec::new();
-    let mut rule = |ok: bool, what: &str| {
-        if !ok {
-            broken.push(what.to_string());
-        }
-    };
-    rule(m.name == env && m.kind == "Environment", "name and type");
-    rule(m.observability.container_insights, "Container Insights (the CPU alarms read it)");
     let subnets = [&vpc.subnets.public, &vpc.subnets.private];
-    if env == "prod" {
-        rule(vpc.id.as_deref().is_some_and(|id| id.starts_with("vpc-")), "prod imports a VPC");
-        rule(
-            subnets.iter().all(|list| {
-                list.len() >= 2
-                    && list.iter().all(|s| s.cidr.is_none() && s.id.as_deref().is_some_and(|id| id.starts_with("subnet-")))
-            }),
-            "prod imports two public and two private subnets",
-        );
-        rule(certs.len() == 1 && certs[0].starts_with("arn:aws:acm:"), "prod's certificate");
+    let imported =
+        |s: &Subnet| s.cidr.is_none() && s.id.as_ref().is_some_and(|id| id.starts_with("subnet-"));
+    let (prod, test) = (env == "prod", env == "test");
+    #[rustfmt::skip]
+    let rules = [
+        (m.name == env && m.kind == "Environment", "name and type"),
+        (m.observability.container_insights, "Container Insights (the CPU alarms read it)"),
+        (subnets.iter().all(|list| list.len() >= 2), "two subnets of each kind"),
+        (!prod || vpc.id.as_ref().is_some_and(|id| id.starts_with("vpc-")), "prod imports a VPC"),
+        (!prod || subnets.iter().all(|list| list.iter().all(imported)), "prod imports subnets"),
+        (!prod || (certs.len() == 1 && certs[0].starts_with("arn:aws:acm:")), "prod certificate"),
+        (!test || (vpc.id.is_none() && vpc.cidr.as_deref() == Some("10.0.0.0/16")), "test VPC"),
+        (!test || certs.is_empty(), "no certificate in test"),
+    ];
+    let broken = broken(&rules);
+    if broken.is_empty() {
+        Ok(())
     } else {
-        rule(vpc.id.is_none() && vpc.cidr.as_deref() == Some("10.0.0.0/16"), "managed VPC");
-        rule(subnets.iter().all(|l| l.len() >= 2), "two subnets of each kind");
-        rule(certs.is_empty(), "no certificate in test");
+        Err(format!("{env}: {broken:?}"))
     }
-    if broken.is_empty() { Ok(()) } else { Err(format!("{env}: {broken:?}")) }
 }
 
 // --- addon templates (CloudFormation YAML with !Sub, !Ref, ...) ------------------------------
@@ -455,20 +455,29 @@ fn sub(v: &Value, env: &str, name: &str) -> Option<String> {
         Value::Tagged(t) if t.tag == "!Sub" => t.value.as_str()?,
         other => other.as_str()?,
     };
-    Some(s.replace("${App}", APP).replace("${Env}", env).replace("${Name}", name))
+    Some(
+        s.replace("${App}", APP)
+            .replace("${Env}", env)
+            .replace("${Name}", name),
+    )
 }
 
 fn resources(t: &Value) -> impl Iterator<Item = (&str, &Value)> {
-    t["Resources"].as_mapping().expect("Resources").iter().map(|(k, v)| (k.as_str().unwrap(), v))
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap(), v))
 }
 
 fn addon_files(dir: &str) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(format!("{}/copilot/{dir}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".yml") && n != "addons.parameters.yml")
-        .map(|n| format!("{dir}/{n}"))
-        .collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(format!("{}/copilot/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".yml") && n != "addons.parameters.yml")
+            .map(|n| format!("{dir}/{n}"))
+            .collect();
     files.sort();
     files
 }
@@ -479,13 +488,17 @@ fn addon_injected_vars(service: &str) -> BTreeSet<String> {
     let mut vars = BTreeSet::new();
     for file in addon_files(&format!("{service}/addons")) {
         let t = template(&file);
-        let Some(outputs) = t.get("Outputs").and_then(Value::as_mapping) else { continue };
+        let Some(outputs) = t.get("Outputs").and_then(Value::as_mapping) else {
+            continue;
+        };
         for (id, output) in outputs {
             let referenced = match &output["Value"] {
                 Value::Tagged(tg) if tg.tag == "!Ref" => tg.value.as_str(),
                 _ => None,
             };
-            let is_policy = referenced.is_some_and(|r| t["Resources"][r]["Type"].as_str() == Some("AWS::IAM::ManagedPolicy"));
+            let is_policy = referenced.is_some_and(|r| {
+                t["Resources"][r]["Type"].as_str() == Some("AWS::IAM::ManagedPolicy")
+            });
             if !is_policy {
                 let id = id.as_str().unwrap();
                 let mut snake = String::new();
@@ -526,10 +539,18 @@ fn the_image_and_platform_come_from_the_deploy_shell() {
         let raw = read(&format!("{svc}/manifest.yml"));
         let image_var = format!("{}_IMAGE", svc.to_uppercase());
         let mut shell = deploy_shell(PLATFORMS[1]);
-        assert_eq!(load::<ServiceManifest>(&raw, "test", &shell).unwrap().platform, PLATFORMS[1]);
+        assert_eq!(
+            load::<ServiceManifest>(&raw, "test", &shell)
+                .unwrap()
+                .platform,
+            PLATFORMS[1]
+        );
         shell.remove(&image_var);
         let err = load::<ServiceManifest>(&raw, "test", &shell).unwrap_err();
-        assert!(err.contains(&image_var), "an unset {image_var} must stop the deploy: {err}");
+        assert!(
+            err.contains(&image_var),
+            "an unset {image_var} must stop the deploy: {err}"
+        );
     }
 }
 
@@ -543,16 +564,31 @@ fn handed_variables_are_exactly_the_ones_the_services_read() {
         .into_iter()
         .map(String::from)
         .collect();
-        let not_handed: BTreeSet<String> =
-            NOT_HANDED_IN_THE_CLOUD.iter().map(|(k, _)| k.to_string()).filter(|k| reads.contains(k)).collect();
+        let not_handed: BTreeSet<String> = NOT_HANDED_IN_THE_CLOUD
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| reads.contains(k))
+            .collect();
         for env in ENVIRONMENTS {
             let mut handed: BTreeSet<String> = deployed(svc, env).variables.into_keys().collect();
             handed.extend(addon_injected_vars(svc));
             let unread: Vec<_> = handed.difference(&reads).collect();
-            assert!(unread.is_empty(), "{svc} is handed variables it never reads: {unread:?}");
-            let undecided: Vec<_> = reads.iter().filter(|k| !handed.contains(*k) && !not_handed.contains(*k)).collect();
-            assert!(undecided.is_empty(), "{svc} reads {undecided:?}: hand them or list them as not handed");
-            assert!(handed.is_disjoint(&not_handed), "{svc}: handed and listed as not handed");
+            assert!(
+                unread.is_empty(),
+                "{svc} is handed variables it never reads: {unread:?}"
+            );
+            let undecided: Vec<_> = reads
+                .iter()
+                .filter(|k| !handed.contains(*k) && !not_handed.contains(*k))
+                .collect();
+            assert!(
+                undecided.is_empty(),
+                "{svc} reads {undecided:?}: hand them or list them as not handed"
+            );
+            assert!(
+                handed.is_disjoint(&not_handed),
+                "{svc}: handed and listed as not handed"
+            );
         }
     }
 }
@@ -563,14 +599,23 @@ fn imported_exports_exist_in_the_environment_addons() {
         let mut exports = BTreeSet::new();
         for file in addon_files("environments/addons") {
             let t = template(&file);
-            for output in t.get("Outputs").and_then(Value::as_mapping).into_iter().flat_map(|m| m.values()) {
+            for output in t
+                .get("Outputs")
+                .and_then(Value::as_mapping)
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
                 exports.extend(output.get("Export").and_then(|e| sub(&e["Name"], env, "")));
             }
         }
         for (svc, _) in SERVICES {
             for (k, v) in deployed(svc, env).variables {
                 if let Variable::FromCfn(f) = v {
-                    assert!(exports.contains(&f.from_cfn), "{svc}: {k} imports {}, not exported", f.from_cfn);
+                    assert!(
+                        exports.contains(&f.from_cfn),
+                        "{svc}: {k} imports {}, not exported",
+                        f.from_cfn
+                    );
                 }
             }
         }
@@ -579,8 +624,14 @@ fn imported_exports_exist_in_the_environment_addons() {
 
 #[test]
 fn rollback_alarms_are_created_by_the_shared_alarm_addon() {
-    assert_eq!(read("auth/addons/alarms.yml"), read("task/addons/alarms.yml"));
-    assert_eq!(read("auth/addons/addons.parameters.yml"), read("task/addons/addons.parameters.yml"));
+    assert_eq!(
+        read("auth/addons/alarms.yml"),
+        read("task/addons/alarms.yml")
+    );
+    assert_eq!(
+        read("auth/addons/addons.parameters.yml"),
+        read("task/addons/addons.parameters.yml")
+    );
     let t = template("auth/addons/alarms.yml");
     for env in ENVIRONMENTS {
         for (svc, _) in SERVICES {
@@ -589,7 +640,10 @@ fn rollback_alarms_are_created_by_the_shared_alarm_addon() {
                 .filter_map(|(_, r)| sub(&r["Properties"]["AlarmName"], env, svc))
                 .collect();
             for alarm in deployed(svc, env).deployment.rollback_alarms {
-                assert!(created.contains(&alarm), "{alarm} is not created by alarms.yml");
+                assert!(
+                    created.contains(&alarm),
+                    "{alarm} is not created by alarms.yml"
+                );
             }
         }
     }
@@ -599,15 +653,22 @@ fn rollback_alarms_are_created_by_the_shared_alarm_addon() {
 /// database secret; the key's resource policy denies it to every other principal.
 #[test]
 fn each_task_role_reads_only_its_own_secrets() {
-    for (svc, allowed) in [("auth", vec!["DbSecretArn", "JwtSigningKeySecretArn"]), ("task", vec!["DbSecretArn"])] {
+    for (svc, allowed) in [
+        ("auth", vec!["DbSecretArn", "JwtSigningKeySecretArn"]),
+        ("task", vec!["DbSecretArn"]),
+    ] {
         let t = template(&format!("{svc}/addons/iam.yml"));
         let mut granted = Vec::new();
         for (_, r) in resources(&t) {
             assert_eq!(r["Type"].as_str(), Some("AWS::IAM::ManagedPolicy"));
-            for s in r["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+            for s in r["Properties"]["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .unwrap()
+            {
                 assert_eq!(s["Effect"].as_str(), Some("Allow"));
                 assert_eq!(s["Action"].as_str(), Some("secretsmanager:GetSecretValue"));
-                let arn = sub(&s["Resource"]["Fn::ImportValue"], "test", svc).expect("an imported ARN");
+                let arn =
+                    sub(&s["Resource"]["Fn::ImportValue"], "test", svc).expect("an imported ARN");
                 granted.push(arn.trim_start_matches(&format!("{APP}-test-")).to_string());
             }
         }
@@ -615,10 +676,19 @@ fn each_task_role_reads_only_its_own_secrets() {
         assert_eq!(granted, allowed, "{svc}");
     }
     let t = template("environments/addons/jwt-signing-key.yml");
-    let deny = &t["Resources"]["JwtSigningKeySecretPolicy"]["Properties"]["ResourcePolicy"]["Statement"][0];
+    let policy = &t["Resources"]["JwtSigningKeySecretPolicy"]["Properties"]["ResourcePolicy"];
+    let deny = &policy["Statement"][0];
     assert_eq!(deny["Effect"].as_str(), Some("Deny"));
-    let except = sub(&deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"], "test", "").unwrap();
-    assert!(except.ends_with(&format!(":role/{APP}-test-auth-TaskRole-*")), "{except}");
+    let except = sub(
+        &deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+        "test",
+        "",
+    )
+    .unwrap();
+    assert!(
+        except.ends_with(&format!(":role/{APP}-test-auth-TaskRole-*")),
+        "{except}"
+    );
 }
 
 /// DB_POOL_MAX × the most tasks of both services stays under the connection alarm (80 % of
@@ -632,14 +702,20 @@ fn the_connection_pools_fit_the_database() {
         .iter()
         .map(|(svc, _)| {
             let m = deployed(svc, "prod");
-            let Some(Variable::Plain(pool)) = m.variables.get("DB_POOL_MAX") else { panic!("{svc}: DB_POOL_MAX") };
+            let Some(Variable::Plain(pool)) = m.variables.get("DB_POOL_MAX") else {
+                panic!("{svc}: DB_POOL_MAX")
+            };
             let max_tasks: u64 = m.count.range.split('-').nth(1).unwrap().parse().unwrap();
             pool.parse::<u64>().unwrap() * max_tasks
         })
         .sum();
-    let alarm = &template("environments/addons/monitoring.yml")["Resources"]["DbConnectionsAlarm"]["Properties"];
+    let alarm = &template("environments/addons/monitoring.yml")["Resources"]["DbConnectionsAlarm"]
+        ["Properties"];
     assert_eq!(alarm["Threshold"].as_u64(), Some(max_connections * 8 / 10));
-    assert!(planned <= max_connections * 8 / 10, "{planned} of {max_connections} connections");
+    assert!(
+        planned <= max_connections * 8 / 10,
+        "{planned} of {max_connections} connections"
+    );
 }
 
 // --- the checks reject what they should ---------------------------------------------------------
@@ -653,27 +729,38 @@ fn mutated(rel: &str, from: &str, to: &str) -> String {
 #[test]
 fn unknown_fields_and_wrong_types_are_rejected() {
     let auth = SERVICES[0];
-    for (from, to, want) in [
+    #[rustfmt::skip]
+    let cases = [
         ("healthy_threshold: 2", "healthy_treshold: 2", "unknown field `healthy_treshold`"),
         ("cpu: 256", "cpu: 256\ncpus: 2", "unknown field `cpus`"),
         ("logging:", "storage:\n  ephemeral: 30\nlogging:", "unknown field `storage`"),
         ("cpu: 256", "cpu: 'a quarter'", "schema"),
         ("  port: 3000", "  port: [3000]", "schema"),
         ("retention: 30", "retention: thirty", "schema"),
-    ] {
+    ];
+    for (from, to, want) in cases {
         let err = check_service(&mutated("auth/manifest.yml", from, to), auth).unwrap_err();
         assert!(err.contains(want), "{to:?}: {err}");
     }
-    let raw = mutated("environments/prod/manifest.yml", "container_insights", "container_insight");
-    assert!(check_environment(&raw, "prod").unwrap_err().contains("unknown field"));
+    let raw = mutated(
+        "environments/prod/manifest.yml",
+        "container_insights",
+        "container_insight",
+    );
+    assert!(
+        check_environment(&raw, "prod")
+            .unwrap_err()
+            .contains("unknown field")
+    );
 }
 
 #[test]
 fn rule_violations_are_rejected() {
-    for (file, from, to, want) in [
+    #[rustfmt::skip]
+    let cases = [
         ("auth", "path: '/auth'", "path: '/'", "http.path"),
         ("auth", "path: '/auth/health'", "path: '/health'", "health check path"),
-        ("auth", "unhealthy_threshold: 3", "unhealthy_threshold: 2", "health thresholds"),
+        ("auth", "unhealthy_threshold: 3", "unhealthy_threshold: 2", "thresholds"),
         ("task", "range: 2-10", "range: 1-10", "count.range"),
         ("task", "cpu_percentage: 70", "cpu_percentage: 50", "cpu_percentage"),
         ("task", "in: 300s", "in: 60s", "cooldown"),
@@ -684,25 +771,50 @@ fn rule_violations_are_rejected() {
         ("task", "exec: false", "exec: true", "exec"),
         ("task", ".local:3000", ".internal:3000", "AUTH_SERVICE_URL"),
         ("task", "task-error-rate", "task-errors", "rollback_alarms"),
-        ("auth", "'/bin/auth', 'healthcheck'", "'/bin/sh', 'healthcheck'", "container health check"),
+        ("auth", "'/bin/auth', 'healthcheck'", "'/bin/sh', 'healthcheck'", "container health"),
         ("auth", "redirect_to_https: true", "redirect_to_https: false", "prod override"),
         ("auth", "JwtSigningKeySecretArn", "DbSecretArn", "JWT_SIGNING_KEY_SECRET"),
-    ] {
+    ];
+    for (file, from, to, want) in cases {
         let service = SERVICES.into_iter().find(|s| s.0 == file).unwrap();
         let raw = mutated(&format!("{file}/manifest.yml"), from, to);
         let err = check_service(&raw, service).unwrap_err();
         assert!(err.contains(want), "{from} -> {to}: {err}");
     }
-    let raw = mutated("task/manifest.yml", "variables:", "variables:\n  JWT_SIGNING_KEY_SECRET: x");
-    assert!(check_service(&raw, SERVICES[1]).unwrap_err().contains("signing key"));
-    let raw = mutated("environments/prod/manifest.yml", "container_insights: true", "container_insights: false");
-    assert!(check_environment(&raw, "prod").unwrap_err().contains("Container Insights"));
+    let raw = mutated(
+        "task/manifest.yml",
+        "variables:",
+        "variables:\n  JWT_SIGNING_KEY_SECRET: x",
+    );
+    assert!(
+        check_service(&raw, SERVICES[1])
+            .unwrap_err()
+            .contains("signing key")
+    );
+    let raw = mutated(
+        "environments/prod/manifest.yml",
+        "container_insights: true",
+        "container_insights: false",
+    );
+    assert!(
+        check_environment(&raw, "prod")
+            .unwrap_err()
+            .contains("Container Insights")
+    );
 }
 
 #[test]
 fn interpolation_behaves_like_copilot() {
     let shell = deploy_shell(PLATFORMS[0]);
-    let s = interpolate_str("${COPILOT_APPLICATION_NAME}-${COPILOT_ENVIRONMENT_NAME}-${PLATFORM}", "prod", &shell);
+    let s = interpolate_str(
+        "${COPILOT_APPLICATION_NAME}-${COPILOT_ENVIRONMENT_NAME}-${PLATFORM}",
+        "prod",
+        &shell,
+    );
     assert_eq!(s.unwrap(), "task-management-prod-linux/x86_64");
-    assert!(interpolate_str("${NOPE}", "prod", &shell).unwrap_err().contains("NOPE"));
+    assert!(
+        interpolate_str("${NOPE}", "prod", &shell)
+            .unwrap_err()
+            .contains("NOPE")
+    );
 }

@@ -33,13 +33,23 @@ mn0farPAIrtOWVxbFhqxvzFcIAmPWkCFHHTx
 ";
 
 /// What the error must mention, in some wording (case-insensitive).
-const NAMES_THE_ROOTS: &[&str] = &["certificate", "ca bundle", "ssl_cert_file", "trust anchor", "root store"];
+const NAMES_THE_ROOTS: &[&str] = &[
+    "certificate",
+    "ca bundle",
+    "ssl_cert_file",
+    "trust anchor",
+    "root store",
+];
 
 /// `target/<profile>/<name>`: built by `cargo test --workspace` / `cargo nextest run --workspace`.
 fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let path = exe.ancestors().nth(2).expect("target/<profile>").join(name);
-    assert!(path.exists(), "{} missing: build the workspace first", path.display());
+    assert!(
+        path.exists(),
+        "{} missing: build the workspace first",
+        path.display()
+    );
     path
 }
 
@@ -67,7 +77,10 @@ impl Case {
         let mut env: Vec<(String, String)> = [
             ("SSL_CERT_FILE", self.path(ca)),
             ("APP_ENV", "development".into()),
-            ("DATABASE_URL", format!("sqlite://{}?mode=rwc", self.path("db.sqlite"))),
+            (
+                "DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", self.path("db.sqlite")),
+            ),
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_ENDPOINT_URL", dead.clone()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -85,7 +98,12 @@ impl Case {
 
 /// Runs `bin` until it exits or `limit` passes (then kills it): its status, if it exited,
 /// and everything it wrote to stdout and stderr.
-fn run(bin: &Path, env: &[(String, String)], dir: &Path, limit: Duration) -> (Option<ExitStatus>, String) {
+fn run(
+    bin: &Path,
+    env: &[(String, String)],
+    dir: &Path,
+    limit: Duration,
+) -> (Option<ExitStatus>, String) {
     let mut child = Command::new(bin)
         .env_clear()
         .env("PORT", free_port().to_string())
@@ -125,10 +143,23 @@ fn run(bin: &Path, env: &[(String, String)], dir: &Path, limit: Duration) -> (Op
 fn assert_clear_startup_error(name: &str, extra: &[(&str, String)]) {
     let case = Case::new();
     for ca in ["missing.pem", "empty.pem"] {
-        let (status, output) = run(&binary(name), &case.env(ca, extra), case.dir.path(), Duration::from_secs(30));
-        let status = status.unwrap_or_else(|| panic!("{name} with SSL_CERT_FILE={ca} still running after 30 s:\n{output}"));
-        assert!(status.code().is_some_and(|c| c != 0), "{name}, {ca}: {status}\n{output}");
-        assert!(!output.contains("panicked"), "{name}, {ca}: a panic\n{output}");
+        let (status, output) = run(
+            &binary(name),
+            &case.env(ca, extra),
+            case.dir.path(),
+            Duration::from_secs(30),
+        );
+        let status = status.unwrap_or_else(|| {
+            panic!("{name} with SSL_CERT_FILE={ca} still running after 30 s:\n{output}")
+        });
+        assert!(
+            status.code().is_some_and(|c| c != 0),
+            "{name}, {ca}: {status}\n{output}"
+        );
+        assert!(
+            !output.contains("panicked"),
+            "{name}, {ca}: a panic\n{output}"
+        );
         let lower = output.to_lowercase();
         assert!(
             NAMES_THE_ROOTS.iter().any(|w| lower.contains(w)),
@@ -153,11 +184,22 @@ fn task_without_ca_roots_stops_with_a_clear_error() {
 fn auth_with_a_bundle_gets_past_the_roots() {
     // The secret fetch then fails on the closed port: an error, but not about CA roots.
     let case = Case::new();
-    let env = case.env("bundle.pem", &[("JWT_SIGNING_KEY_SECRET", "jwt-key".into())]);
-    let (status, output) = run(&binary("auth"), &env, case.dir.path(), Duration::from_secs(60));
+    let env = case.env(
+        "bundle.pem",
+        &[("JWT_SIGNING_KEY_SECRET", "jwt-key".into())],
+    );
+    let (status, output) = run(
+        &binary("auth"),
+        &env,
+        case.dir.path(),
+        Duration::from_secs(60),
+    );
     assert!(status.is_some_and(|s| !s.success()), "{status:?}\n{output}");
     assert!(!output.contains("panicked"), "{output}");
-    assert!(!output.to_lowercase().contains("no ca certificates"), "{output}");
+    assert!(
+        !output.to_lowercase().contains("no ca certificates"),
+        "{output}"
+    );
 }
 
 #[tokio::test]
