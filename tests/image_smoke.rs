@@ -10,13 +10,16 @@
 
 use std::{
     io::Read,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, ExitStatus, Stdio},
     thread,
     time::{Duration, Instant},
 };
 
-use testkit::{free_port, process::ServiceProcess};
+use testkit::{
+    free_port,
+    process::{ServiceProcess, workspace_binary},
+};
 
 /// A self-signed root: a bundle with one certificate, as good as Mozilla's for this purpose.
 const ROOT_PEM: &str = "-----BEGIN CERTIFICATE-----
@@ -40,18 +43,6 @@ const NAMES_THE_ROOTS: &[&str] = &[
     "trust anchor",
     "root store",
 ];
-
-/// `target/<profile>/<name>`: built by `cargo test --workspace` / `cargo nextest run --workspace`.
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let path = exe.ancestors().nth(2).expect("target/<profile>").join(name);
-    assert!(
-        path.exists(),
-        "{} missing: build the workspace first",
-        path.display()
-    );
-    path
-}
 
 /// A scratch directory holding the CA files of each case and the SQLite database.
 struct Case {
@@ -144,7 +135,7 @@ fn assert_clear_startup_error(name: &str, extra: &[(&str, String)]) {
     let case = Case::new();
     for ca in ["missing.pem", "empty.pem"] {
         let (status, output) = run(
-            &binary(name),
+            Path::new(&workspace_binary(name)),
             &case.env(ca, extra),
             case.dir.path(),
             Duration::from_secs(30),
@@ -189,7 +180,7 @@ fn auth_with_a_bundle_gets_past_the_roots() {
         &[("JWT_SIGNING_KEY_SECRET", "jwt-key".into())],
     );
     let (status, output) = run(
-        &binary("auth"),
+        Path::new(&workspace_binary("auth")),
         &env,
         case.dir.path(),
         Duration::from_secs(60),
@@ -206,8 +197,8 @@ fn auth_with_a_bundle_gets_past_the_roots() {
 async fn task_with_a_bundle_serves() {
     // auth is unreachable, so task starts without verification keys, but it starts.
     let case = Case::new();
-    let bin = binary("task");
+    let bin = workspace_binary("task");
     let env = case.env("bundle.pem", &[]);
-    let task = ServiceProcess::start(bin.to_str().unwrap(), &env, "/tasks/health").await;
+    let task = ServiceProcess::start(&bin, &env, "/tasks/health").await;
     drop(task);
 }
