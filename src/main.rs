@@ -11,7 +11,7 @@ use std::{
 use anyhow::Context;
 use auth::config::{AuthConfig, KeySource};
 use clap::{Parser, Subcommand};
-use platform::{config::LogFormat, server, telemetry};
+use platform::{config::AppEnv, server, telemetry};
 use task::config::TaskConfig;
 use tokio::{net::TcpListener, sync::watch};
 
@@ -43,8 +43,14 @@ const DEV_KEY_PATH: &str = "data/dev-signing-key.pem";
 
 fn main() -> ExitCode {
     let command = Cli::parse().command.unwrap_or(Command::Up);
-    let format =
-        platform::config::parse_or("LOG_FORMAT", LogFormat::Pretty).unwrap_or(LogFormat::Pretty);
+    // The same defaults as the services: JSON logs in production, text otherwise.
+    let format = match platform::config::CommonConfig::from_env() {
+        Ok(common) => common.log_format,
+        Err(e) => {
+            eprintln!("task-management: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     telemetry::init(format, "info");
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -96,9 +102,12 @@ fn stop_on(rx: &watch::Receiver<bool>) -> Stop {
 }
 
 async fn up() -> anyhow::Result<()> {
-    let router_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], router_port()?)))
+    let port = router_port()?;
+    let router_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
-        .context("binding the router (set PORT to use another port)")?;
+        .with_context(|| {
+            format!("cannot listen on 127.0.0.1:{port} (set PORT to use another port)")
+        })?;
     let auth_listener = TcpListener::bind("127.0.0.1:0").await?;
     let task_listener = TcpListener::bind("127.0.0.1:0").await?;
     let auth_url = format!("http://{}", auth_listener.local_addr()?);
@@ -106,7 +115,11 @@ async fn up() -> anyhow::Result<()> {
     let public = format!("http://{}", router_listener.local_addr()?);
 
     let mut auth_cfg = AuthConfig::from_env()?;
-    if matches!(auth_cfg.signing_key, KeySource::Ephemeral) {
+    // Development keeps a key under ./data so tokens survive restarts. Production is honoured
+    // as such: no key is made up, and auth refuses to start without a configured one.
+    if matches!(auth_cfg.signing_key, KeySource::Ephemeral)
+        && auth_cfg.common.app_env == AppEnv::Development
+    {
         auth_cfg.signing_key = KeySource::Inline(dev_signing_key()?);
     }
     let mut task_cfg = TaskConfig::from_env()?;
@@ -119,13 +132,20 @@ async fn up() -> anyhow::Result<()> {
         stop_on(&stop_rx),
     ));
     // auth first: it creates the schema and serves the keys task loads at start-up.
-    wait_healthy(&format!("{auth_url}/auth/health"), &auth).await?;
+    let auth = wait_healthy("auth", &format!("{auth_url}/auth/health"), auth).await?;
     let task = tokio::spawn(task::startup::run(
         task_cfg.clone(),
         task_listener,
         stop_on(&stop_rx),
     ));
-    wait_healthy(&format!("{task_url}/tasks/health"), &task).await?;
+    let task = match wait_healthy("task", &format!("{task_url}/tasks/health"), task).await {
+        Ok(task) => task,
+        Err(e) => {
+            let _ = stop_tx.send(true);
+            let _ = auth.await;
+            return Err(e);
+        }
+    };
 
     let database = match &task_cfg.common.database.source {
         platform::config::DbSource::Url(u) => redact_password(u),
@@ -173,23 +193,33 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+/// Waits until `url` answers 2xx. A service that stops first is a start-up failure, and
+/// its own error is the one reported, so the cause is the last thing printed.
 async fn wait_healthy(
+    name: &str,
     url: &str,
-    handle: &tokio::task::JoinHandle<anyhow::Result<()>>,
-) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    for _ in 0..600 {
         if handle.is_finished() {
-            anyhow::bail!("a service stopped during start-up (see the log above)");
+            return Err(match handle.await {
+                Ok(Ok(())) => anyhow::anyhow!("the {name} service stopped during start-up"),
+                Ok(Err(e)) => e.context(format!("the {name} service could not start")),
+                Err(e) => anyhow::anyhow!("the {name} service crashed during start-up: {e}"),
+            });
         }
         if let Ok(r) = http.get(url).send().await
             && r.status().is_success()
         {
-            return Ok(());
+            return Ok(handle);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("{url} did not become healthy")
+    handle.abort();
+    anyhow::bail!("the {name} service did not answer {url} within 60 s")
 }
 
 /// A signing key kept under ./data so that a restart does not log everyone out. Local use

@@ -17,7 +17,10 @@ use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("signing key material holds no PEM key")]
+    #[error(
+        "the signing key material holds no PEM block: expected an Ed25519 private key in \
+         PKCS#8 PEM (`auth keygen` or `openssl genpkey -algorithm ed25519` makes one)"
+    )]
     Empty,
     #[error("signing key #{index} is not an Ed25519 PKCS#8 PEM key: {reason}")]
     Invalid { index: usize, reason: String },
@@ -41,7 +44,7 @@ impl KeyRing {
         let (first, rest) = pems.split_first().ok_or(KeyError::Empty)?;
         let current = SigningKey::from_pkcs8_pem(first).map_err(|e| KeyError::Invalid {
             index: 0,
-            reason: e.to_string(),
+            reason: explain(&e.to_string()),
         })?;
         let mut previous = Vec::new();
         for (i, pem) in rest.iter().enumerate() {
@@ -50,7 +53,7 @@ impl KeyRing {
                 .or_else(|_| VerifyingKey::from_public_key_pem(pem))
                 .map_err(|e| KeyError::Invalid {
                     index: i + 1,
-                    reason: e.to_string(),
+                    reason: explain(&e.to_string()),
                 })?;
             previous.push(public);
         }
@@ -103,6 +106,16 @@ struct Bundle {
     current: String,
     #[serde(default)]
     previous: Vec<String>,
+}
+
+/// The decoder names the OID it *wanted* (Ed25519's, 1.3.101.112) when it meets another
+/// algorithm, which reads as if that were the key's own: say what it means instead.
+fn explain(reason: &str) -> String {
+    if reason.contains("algorithm") || reason.contains("OID") {
+        "it is a key of another algorithm (RSA or EC?); an Ed25519 key is needed".into()
+    } else {
+        reason.to_owned()
+    }
 }
 
 fn split_pem_blocks(text: &str) -> Vec<String> {
