@@ -57,7 +57,15 @@ pub fn router(upstreams: Upstreams) -> anyhow::Result<impl Endpoint> {
     }))
 }
 
+/// The starting page at `/` and `/docs`: where a token comes from, and both Swagger UIs.
+const DOCS_PAGE: &str = include_str!("docs.html");
+
 async fn forward(http: &reqwest::Client, upstreams: &Upstreams, req: Request) -> Response {
+    if matches!(req.uri().path(), "/" | "/docs" | "/docs/")
+        && req.method() == poem::http::Method::GET
+    {
+        return poem::web::Html(DOCS_PAGE).into_response();
+    }
     let path_and_query = req
         .uri()
         .path_and_query()

@@ -69,6 +69,13 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         let c = Client {
             api: Api::new(router.base.clone()),
         };
+        // The starting page tells a newcomer where a token comes from.
+        let page = c.http.get(c.url("/docs")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        for needle in ["/auth/docs", "/tasks/docs", "POST /auth/login", "Authorize"] {
+            assert!(html.contains(needle), "/docs lacks {needle}");
+        }
 
         // The whole flow.
         let (status, reg) = c
