@@ -166,7 +166,7 @@ pub async fn run(
         listener,
         routes(state.clone(), cfg.common.cors_origins.clone()),
         shutdown,
-        cfg.common.shutdown_timeout,
+        &cfg.common,
     )
     .await;
     state.db.close().await;

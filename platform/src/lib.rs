@@ -5,13 +5,16 @@
 //! service needs to be a well-behaved process in the cloud lives here, once.
 
 pub mod cli;
+pub mod client_addr;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod error;
 pub mod health;
 pub mod http_client;
 pub mod input;
 pub mod jwt;
+pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod migration;

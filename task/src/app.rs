@@ -65,7 +65,7 @@ pub async fn run(
         listener,
         routes(state.clone(), cfg.common.cors_origins.clone()),
         shutdown,
-        cfg.common.shutdown_timeout,
+        &cfg.common,
     )
     .await;
     refresher.abort();
