@@ -155,6 +155,7 @@ impl AuthApi {
         let creds = Credentials::parse(body.0).map_err(AuthError::Validation)?;
         let user = state.login(&creds, client_ip(req)).await?;
         let issued = state.tokens.issue(&user)?;
+        platform::middleware::no_store(req);
         tracing::info!(user_id = user.id, "login succeeded");
         Ok(Json(LoginResponse {
             message: "Login successful".into(),

@@ -57,9 +57,10 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .parse()
-            .map_err(|e: T::Err| ConfigError::new(name, format!("{raw:?}: {e}"))),
+        Some(raw) => raw.parse().map_err(|e: T::Err| {
+            let raw = crate::redact::mask_credentials(&raw);
+            ConfigError::new(name, format!("{raw:?}: {e}"))
+        }),
     }
 }
 

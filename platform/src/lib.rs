@@ -4,6 +4,7 @@
 //! A service crate owns its domain, its storage queries and its handlers; everything a
 //! service needs to be a well-behaved process in the cloud lives here, once.
 
+pub mod circuit;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod migration;
+pub mod redact;
 pub mod secrets;
 pub mod server;
 pub mod telemetry;
