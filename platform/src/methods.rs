@@ -5,7 +5,7 @@
 //! the Swagger UI are read-only resources: anything but GET and HEAD is a 405 there too.
 
 use poem::{
-    Endpoint, EndpointExt, Request, Response,
+    Endpoint, EndpointExt, IntoResponse, Request, Response,
     error::MethodNotAllowedError,
     http::{HeaderValue, Method, StatusCode, header},
 };
@@ -132,12 +132,17 @@ impl AllowTable {
     }
 }
 
-/// Adds `Allow` to every 405 `ep` answers.
+/// Adds `Allow` to every 405 `ep` answers. Other errors pass through untouched: the
+/// middleware turns them into the envelope by their type.
 pub fn with_allow<E: Endpoint + 'static>(ep: E, table: AllowTable) -> impl Endpoint {
     ep.around(move |ep, req| {
         let allow = table.allow(req.uri().path()).cloned();
         async move {
-            let mut resp = ep.get_response(req).await;
+            let mut resp = match ep.call(req).await {
+                Ok(resp) => resp.into_response(),
+                Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => err.into_response(),
+                Err(err) => return Err(err),
+            };
             if resp.status() == StatusCode::METHOD_NOT_ALLOWED
                 && let Some(allow) = allow
             {
@@ -152,12 +157,11 @@ pub fn with_allow<E: Endpoint + 'static>(ep: E, table: AllowTable) -> impl Endpo
 pub fn read_only<E: Endpoint + 'static>(ep: E) -> impl Endpoint {
     ep.around(|ep, req: Request| async move {
         if req.method() == Method::GET || req.method() == Method::HEAD {
-            Ok(ep.get_response(req).await)
+            ep.call(req).await.map(IntoResponse::into_response)
         } else {
-            Err::<Response, _>(MethodNotAllowedError.into())
+            Err(MethodNotAllowedError.into())
         }
     })
-    .map_to_response()
 }
 
 #[cfg(test)]

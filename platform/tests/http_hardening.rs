@@ -491,3 +491,26 @@ async fn the_client_address_follows_trusted_proxy_hops() {
         server.shut_down(Duration::from_secs(10)).await;
     }
 }
+
+#[tokio::test]
+async fn framework_errors_keep_their_specific_messages() {
+    let ep = app("test");
+    let (resp, body) = call(&ep, request("GET", "/t/items/abc").finish()).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(body["details"][0]["message"], "must be an integer id", "{body}");
+    let (resp, body) = call(
+        &ep,
+        request("POST", "/t/echo")
+            .content_type("application/json")
+            .body("{"),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Malformed JSON body"),
+        "{body}"
+    );
+}
