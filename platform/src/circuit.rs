@@ -3,8 +3,8 @@
 //! Without it, every request waits the whole pool acquire timeout for a database that is not
 //! there, and piles up behind the others doing the same. Once a call finds the database
 //! unreachable the circuit opens: calls are refused at once, except one per
-//! [`RETRY_INTERVAL`] that is let through to find out whether it is back (as is every
-//! readiness check); the first success closes it.
+//! [`RETRY_INTERVAL`], a trial that first checks (briefly) whether it is back, as every
+//! readiness check does; the first success closes it.
 
 use std::{
     sync::Mutex,
@@ -12,6 +12,16 @@ use std::{
 };
 
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Closed: go ahead.
+    Go,
+    /// Open, but this call may find out whether the dependency is back (cheaply, first).
+    Trial,
+    /// Open: fail now.
+    Refuse,
+}
 
 #[derive(Debug, Default)]
 pub struct Circuit {
@@ -21,15 +31,15 @@ pub struct Circuit {
 
 impl Circuit {
     /// Whether a call may go ahead now.
-    pub fn admit(&self, now: Instant) -> bool {
+    pub fn admit(&self, now: Instant) -> Admit {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         match *open {
-            None => true,
+            None => Admit::Go,
             Some(next_trial) if now >= next_trial => {
                 *open = Some(now + RETRY_INTERVAL);
-                true
+                Admit::Trial
             }
-            Some(_) => false,
+            Some(_) => Admit::Refuse,
         }
     }
 
@@ -61,16 +71,16 @@ mod tests {
     fn open_refuses_all_but_one_trial_per_interval_and_success_closes() {
         let c = Circuit::default();
         let t0 = Instant::now();
-        assert!(c.admit(t0));
+        assert_eq!(c.admit(t0), Admit::Go);
         c.record(false, t0);
         assert!(c.is_open());
-        assert!(!c.admit(t0));
-        assert!(!c.admit(t0 + RETRY_INTERVAL / 2));
+        assert_eq!(c.admit(t0), Admit::Refuse);
+        assert_eq!(c.admit(t0 + RETRY_INTERVAL / 2), Admit::Refuse);
         // One trial when the interval is over, then refusals again.
-        assert!(c.admit(t0 + RETRY_INTERVAL));
-        assert!(!c.admit(t0 + RETRY_INTERVAL));
+        assert_eq!(c.admit(t0 + RETRY_INTERVAL), Admit::Trial);
+        assert_eq!(c.admit(t0 + RETRY_INTERVAL), Admit::Refuse);
         c.record(true, t0 + RETRY_INTERVAL);
         assert!(!c.is_open());
-        assert!(c.admit(t0 + RETRY_INTERVAL));
+        assert_eq!(c.admit(t0 + RETRY_INTERVAL), Admit::Go);
     }
 }

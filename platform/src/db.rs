@@ -24,15 +24,14 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use crate::{
-    circuit::Circuit,
+    circuit::{Admit, Circuit},
     config::{DatabaseSettings, DbSource},
     redact::mask_credentials,
     secrets::{Secrets, SecretsError},
 };
 
-/// How long readiness waits for the database: a probe must answer well within the caller's
-/// own timeout.
-pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long readiness waits for the database, so that `/ready` answers within a second.
+pub const PING_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// How long a call waits for a pooled connection (or to open one) before giving up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -164,8 +163,12 @@ impl Database {
         F: Fn(DatabaseConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T, DbErr>>,
     {
-        if !self.circuit.admit(Instant::now()) {
-            return Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        let refused = || Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        match self.circuit.admit(Instant::now()) {
+            Admit::Go => {}
+            // A ping bounds the trial's wait by PING_TIMEOUT, not the acquire timeout.
+            Admit::Trial if self.ping().await => {}
+            Admit::Trial | Admit::Refuse => return refused(),
         }
         let result = self.run_with_rotation(op).await;
         match &result {

@@ -497,7 +497,10 @@ async fn framework_errors_keep_their_specific_messages() {
     let ep = app("test");
     let (resp, body) = call(&ep, request("GET", "/t/items/abc").finish()).await;
     assert_eq!(resp.status(), 400);
-    assert_eq!(body["details"][0]["message"], "must be an integer id", "{body}");
+    assert_eq!(
+        body["details"][0]["message"], "must be an integer id",
+        "{body}"
+    );
     let (resp, body) = call(
         &ep,
         request("POST", "/t/echo")
