@@ -19,7 +19,7 @@ pub async fn run(
         listener,
         http::routes(state.clone(), cfg.common.cors_origins.clone()),
         shutdown,
-        cfg.common.shutdown_timeout,
+        &cfg.common,
     )
     .await;
     state.db.close().await;

@@ -30,7 +30,14 @@ fn registration() -> impl Strategy<Value = (String, String, String)> {
 fn any_valid_registration_logs_in_with_correct_claims() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     for backend in backends() {
-        let s = rt.block_on(TestAuth::start(backend));
+        // The per-case X-Forwarded-For below stands for what a trusted load balancer appends.
+        let s = rt.block_on(async {
+            let db = testkit::db::TestDb::new(backend).await;
+            let key = auth::app::signing_keys::generate_pem();
+            let mut cfg = common::config(&db, &key);
+            cfg.common.trusted_proxy_hops = 1;
+            TestAuth::start_with(db, key, cfg).await
+        });
         let conn = rt.block_on(s.db.connect());
         let mut runner = TestRunner::new(Config {
             cases: 24,

@@ -18,6 +18,7 @@ pub const COMMON_ENV_VARS: &[&str] = &[
     "AWS_REGION",
     "AWS_ENDPOINT_URL",
     "SHUTDOWN_TIMEOUT_SECS",
+    "TRUSTED_PROXY_HOPS",
 ];
 
 /// The embedded default: one SQLite file both services share, as they share one database in
@@ -56,9 +57,10 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .parse()
-            .map_err(|e: T::Err| ConfigError::new(name, format!("{raw:?}: {e}"))),
+        Some(raw) => raw.parse().map_err(|e: T::Err| {
+            let raw = crate::redact::mask_credentials(&raw);
+            ConfigError::new(name, format!("{raw:?}: {e}"))
+        }),
     }
 }
 
@@ -119,6 +121,8 @@ pub struct CommonConfig {
     pub database: DatabaseSettings,
     pub cors_origins: Vec<String>,
     pub shutdown_timeout: Duration,
+    /// Proxies in front that append to `X-Forwarded-For` (see [`crate::client_addr`]).
+    pub trusted_proxy_hops: usize,
 }
 
 impl CommonConfig {
@@ -151,6 +155,7 @@ impl CommonConfig {
                 })
                 .unwrap_or_default(),
             shutdown_timeout: Duration::from_secs(parse_or("SHUTDOWN_TIMEOUT_SECS", 20u64)?),
+            trusted_proxy_hops: parse_or("TRUSTED_PROXY_HOPS", 0usize)?,
         })
     }
 }

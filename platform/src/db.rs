@@ -5,36 +5,55 @@
 //! password, connections already open keep working but new ones are refused; the first
 //! operation that sees PostgreSQL reject the login re-reads the secret, swaps in a new pool
 //! and retries once.
+//!
+//! While the database is unreachable, calls fail at once instead of each waiting out the
+//! pool's acquire timeout ([`crate::circuit`]); readiness answers within [`PING_TIMEOUT`].
 
 use std::{
     sync::{
         RwLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlErr,
-    Statement, sqlx,
+    ConnAcquireErr, ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    RuntimeErr, SqlErr, Statement, sqlx,
 };
 use sea_orm_migration::MigratorTrait;
 
 use crate::{
+    circuit::{Admit, Circuit},
     config::{DatabaseSettings, DbSource},
+    redact::mask_credentials,
     secrets::{Secrets, SecretsError},
 };
 
-#[derive(Debug, thiserror::Error)]
+/// How long readiness waits for the database, so that `/ready` answers within a second.
+pub const PING_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// How long a call waits for a pooled connection (or to open one) before giving up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]
     Secret(#[from] SecretsError),
     #[error("database secret {id} is not an RDS-style JSON secret: {reason}")]
     BadSecret { id: String, reason: String },
-    #[error("cannot connect to the database: {0}")]
+    // Driver messages may quote the connection URL, password included.
+    #[error("cannot connect to the database: {}", mask_credentials(&.0.to_string()))]
     Connect(DbErr),
-    #[error("migrations failed: {0}")]
+    #[error("migrations failed: {}", mask_credentials(&.0.to_string()))]
     Migrate(DbErr),
+}
+
+/// As its (masked) message: the derived form would show the driver's error, URL and all.
+impl std::fmt::Debug for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbError({self})")
+    }
 }
 
 /// The fields of an RDS-managed credentials secret.
@@ -83,6 +102,7 @@ pub struct Database {
     refresh: tokio::sync::Mutex<()>,
     settings: DatabaseSettings,
     secrets: Option<Secrets>,
+    circuit: Circuit,
 }
 
 impl Database {
@@ -94,13 +114,37 @@ impl Database {
         let url = resolve_url(&settings.source, secrets.as_ref()).await?;
         migrate(&url).await?;
         let conn = open_pool(&url, settings.pool_max).await?;
-        Ok(Self {
+        Ok(Self::with_pool(conn, settings, secrets))
+    }
+
+    /// A pool that connects on first use, without migrating: for a database that may not be
+    /// reachable yet (and for tests of exactly that).
+    pub async fn connect_lazy(
+        settings: DatabaseSettings,
+        secrets: Option<Secrets>,
+    ) -> Result<Self, DbError> {
+        let url = resolve_url(&settings.source, secrets.as_ref()).await?;
+        let mut opts = pool_options(&url, settings.pool_max);
+        opts.connect_lazy(true);
+        let conn = sea_orm::Database::connect(opts)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Self::with_pool(conn, settings, secrets))
+    }
+
+    fn with_pool(
+        conn: DatabaseConnection,
+        settings: DatabaseSettings,
+        secrets: Option<Secrets>,
+    ) -> Self {
+        Self {
             conn: RwLock::new(conn),
             generation: AtomicU64::new(0),
             refresh: tokio::sync::Mutex::new(()),
             settings,
             secrets,
-        })
+            circuit: Circuit::default(),
+        }
     }
 
     fn current(&self) -> (DatabaseConnection, u64) {
@@ -108,9 +152,31 @@ impl Database {
         (guard.clone(), self.generation.load(Ordering::Acquire))
     }
 
-    /// Runs `op` on the pool; if the database refuses our credentials and they come from a
-    /// secret, re-reads it, reconnects and runs `op` once more.
+    /// Runs `op` on the pool, or fails at once with [`ConnAcquireErr::Timeout`] (which
+    /// [`is_unavailable`]) while the database is known to be unreachable.
     pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: Fn(DatabaseConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let refused = || Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        match self.circuit.admit(Instant::now()) {
+            Admit::Go => {}
+            // A ping bounds the trial's wait by PING_TIMEOUT, not the acquire timeout.
+            Admit::Trial if self.ping().await => {}
+            Admit::Trial | Admit::Refuse => return refused(),
+        }
+        let result = self.run_with_rotation(op).await;
+        match &result {
+            Err(e) if is_unavailable(e) => self.circuit.record(false, Instant::now()),
+            _ => self.circuit.record(true, Instant::now()),
+        }
+        result
+    }
+
+    /// Runs `op`; if the database refuses our credentials and they come from a secret,
+    /// re-reads it, reconnects and runs `op` once more.
+    async fn run_with_rotation<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
     where
         F: Fn(DatabaseConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T, DbErr>>,
@@ -151,9 +217,13 @@ impl Database {
         Ok(())
     }
 
-    /// Readiness: can we run a trivial query right now?
+    /// Readiness: can we run a trivial query right now? Answers within [`PING_TIMEOUT`], and
+    /// always asks the database (even with the circuit open): it is how recovery is noticed.
     pub async fn ping(&self) -> bool {
-        self.run(|c| async move { c.ping().await }).await.is_ok()
+        let ping = self.run_with_rotation(|c| async move { c.ping().await });
+        let ok = matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(())));
+        self.circuit.record(ok, Instant::now());
+        ok
     }
 
     pub async fn close(&self) {
@@ -192,18 +262,22 @@ fn ensure_sqlite_dir(url: &str) {
     }
 }
 
-async fn open_pool(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
-    ensure_sqlite_dir(url);
+fn pool_options(url: &str, max: u32) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(max)
         .min_connections(0)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(Duration::from_secs(300))
         .max_lifetime(Duration::from_secs(1800))
         // Statements carry user input (emails, hashes): keep them out of the logs.
         .sqlx_logging(false);
-    let conn = sea_orm::Database::connect(opts)
+    opts
+}
+
+async fn open_pool(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
+    ensure_sqlite_dir(url);
+    let conn = sea_orm::Database::connect(pool_options(url, max))
         .await
         .map_err(DbError::Connect)?;
     if conn.get_database_backend() == DbBackend::Sqlite {

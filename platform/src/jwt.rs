@@ -82,6 +82,33 @@ pub enum TokenError {
 #[oai(ty = "bearer", bearer_format = "JWT")]
 pub struct BearerToken(pub Bearer);
 
+/// How far in the future `iat` and `nbf` may lie (clock skew between instances).
+pub const FUTURE_LEEWAY_SECS: i64 = 60;
+
+/// The claims plus `nbf`, which auth never sets but a verifier must honour if present.
+#[derive(Deserialize)]
+struct TimedClaims {
+    #[serde(flatten)]
+    claims: Claims,
+    nbf: Option<i64>,
+}
+
+/// RFC 7515 §4.1.11: a `crit` header names extensions the verifier must understand; we
+/// understand none, so such a token is refused rather than half-checked.
+fn has_crit_header(token: &str) -> bool {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let Some(segment) = token.split('.').next() else {
+        return true;
+    };
+    let Ok(json) = URL_SAFE_NO_PAD.decode(segment) else {
+        return true;
+    };
+    match serde_json::from_slice::<serde_json::Value>(&json) {
+        Ok(serde_json::Value::Object(header)) => header.contains_key("crit"),
+        _ => true,
+    }
+}
+
 /// Checks signatures and claims against a fixed set of public keys.
 #[derive(Clone)]
 pub struct Verifier {
@@ -117,19 +144,24 @@ impl Verifier {
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.alg != Algorithm::EdDSA {
+        if header.alg != Algorithm::EdDSA || has_crit_header(token) {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
         let key = self.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => TokenError::Expired,
-                    _ => TokenError::Invalid,
-                }
-            })?;
-        let claims = data.claims;
+        let data = jsonwebtoken::decode::<TimedClaims>(token, key, &self.validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            },
+        )?;
+        let TimedClaims { claims, nbf } = data.claims;
+        // A token from the future was issued by a clock we must not trust (or forged to
+        // outlive its `exp`); the leeway absorbs ordinary clock skew between instances.
+        let latest = jsonwebtoken::get_current_timestamp() as i64 + FUTURE_LEEWAY_SECS;
+        if claims.iat > latest || nbf.is_some_and(|nbf| nbf > latest) {
+            return Err(TokenError::Invalid);
+        }
         if claims.sub != claims.user_id.to_string() {
             return Err(TokenError::Invalid);
         }
@@ -139,5 +171,93 @@ impl Verifier {
     /// The `kid` a token claims to be signed with, if it parses at all.
     pub fn kid_of(token: &str) -> Option<String> {
         jsonwebtoken::decode_header(token).ok()?.kid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use ed25519_dalek::{Signer, SigningKey};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7u8; 32])
+    }
+
+    fn verifier() -> Verifier {
+        let x = URL_SAFE_NO_PAD.encode(key().verifying_key().to_bytes());
+        let set = JwkSet {
+            keys: vec![Jwk::ed25519("k1", x)],
+        };
+        Verifier::new(&set, &JwtSettings::default())
+    }
+
+    fn now() -> i64 {
+        jsonwebtoken::get_current_timestamp() as i64
+    }
+
+    fn claims(iat: i64) -> Value {
+        let d = JwtSettings::default();
+        json!({
+            "sub": "42", "user_id": 42, "username": "ann", "email": "ann@example.com",
+            "role": "user", "iat": iat, "exp": iat + 3600, "iss": d.issuer, "aud": d.audience,
+            "jti": "j1",
+        })
+    }
+
+    /// Signed by hand, so that headers jsonwebtoken would not write (`crit`) can be tested.
+    fn sign(header: Value, claims: Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = key().sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    fn header() -> Value {
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": "k1"})
+    }
+
+    #[test]
+    fn a_well_formed_token_verifies() {
+        let token = sign(header(), claims(now()));
+        assert_eq!(verifier().verify(&token).unwrap().user_id, 42);
+    }
+
+    #[test]
+    fn iat_in_the_future_beyond_the_leeway_is_refused() {
+        let v = verifier();
+        assert!(v.verify(&sign(header(), claims(now() + 30))).is_ok());
+        assert_eq!(
+            v.verify(&sign(header(), claims(now() + 120))),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn nbf_in_the_future_beyond_the_leeway_is_refused() {
+        let v = verifier();
+        let with_nbf = |nbf: i64| {
+            let mut c = claims(now());
+            c["nbf"] = nbf.into();
+            sign(header(), c)
+        };
+        assert!(v.verify(&with_nbf(now() - 10)).is_ok());
+        assert!(v.verify(&with_nbf(now() + 30)).is_ok());
+        assert_eq!(v.verify(&with_nbf(now() + 120)), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_crit_header_is_refused() {
+        let mut h = header();
+        h["crit"] = json!(["exp"]);
+        assert_eq!(
+            verifier().verify(&sign(h, claims(now()))),
+            Err(TokenError::Invalid)
+        );
     }
 }

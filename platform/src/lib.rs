@@ -4,16 +4,21 @@
 //! A service crate owns its domain, its storage queries and its handlers; everything a
 //! service needs to be a well-behaved process in the cloud lives here, once.
 
+pub mod circuit;
+pub mod client_addr;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod error;
 pub mod health;
 pub mod http_client;
 pub mod input;
 pub mod jwt;
+pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod migration;
+pub mod redact;
 pub mod secrets;
 pub mod server;
 pub mod startup;

@@ -3,13 +3,19 @@
 
 use std::{
     io::Write,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{SystemTime, UNIX_EPOCH},
 };
 
 pub const NAMESPACE: &str = "TaskManagement";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// When set, lines are kept here instead of written (tests read them back).
+static CAPTURED: Mutex<Option<Vec<String>>> = Mutex::new(None);
 
 /// Metrics are written only with JSON logs: a pretty development console doesn't want them.
 pub fn enable(on: bool) {
@@ -21,9 +27,30 @@ pub fn record_request(service: &str, status: u16, latency_ms: f64) {
         return;
     }
     let line = emf_line(service, status, latency_ms, now_millis());
+    if let Some(lines) = CAPTURED.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        lines.push(line);
+        return;
+    }
     let mut out = std::io::stdout().lock();
     // A metric that cannot be written is not worth failing a request over.
     let _ = writeln!(out, "{line}");
+}
+
+/// For tests: enables metrics and keeps the lines in memory instead of writing them.
+pub fn capture() {
+    *CAPTURED.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+    enable(true);
+}
+
+/// For tests: the lines kept since [`capture`], as JSON.
+pub fn captured() -> Vec<serde_json::Value> {
+    CAPTURED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .flatten()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 fn now_millis() -> u128 {

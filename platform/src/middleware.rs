@@ -1,16 +1,29 @@
 //! What happens to every request before and after its handler: a request id, a tracing
-//! span, the body-size limit, CORS, the error envelope for the framework's own failures,
-//! an access log line and a metric.
+//! span, the body-size limit and read timeout, CORS, the error envelope for the framework's
+//! own failures and for panics, the security headers, an access log line and a metric.
 
-use std::{net::IpAddr, sync::Arc, time::Instant};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
 
+use futures_util::FutureExt;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response,
     http::{HeaderValue, Method, StatusCode, header},
 };
 use tracing::Instrument;
 
-use crate::{ApiError, FieldError, metrics};
+pub use crate::client_addr::client_ip;
+use crate::{
+    ApiError, FieldError,
+    connection::{RequestContext, Stage},
+    metrics,
+};
 
 /// Request bodies larger than this are refused with 413.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -38,11 +51,17 @@ pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<O
                 method = %req.method(),
                 path = %req.uri().path(),
             );
-            let resp = handle(ep, req, &settings).instrument(span.clone()).await;
-            let mut resp = resp;
+            let mut resp = handle(ep, req, &settings).instrument(span.clone()).await;
+            let headers = resp.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&request_id) {
-                resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+                headers.insert(REQUEST_ID_HEADER, v);
             }
+            // Browsers must not guess a type other than the declared one (an error body
+            // rendered as HTML, say).
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
             Ok(resp)
         }
     })
@@ -56,18 +75,13 @@ async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: &Settings) 
 
     let resp = if let (Some(origin), true) = (&origin, is_preflight(&req)) {
         preflight(origin)
+    } else if req.headers().get_all(header::AUTHORIZATION).iter().count() > 1 {
+        // Which one would count is up to each layer's parser: refuse the ambiguity.
+        ApiError::bad_request("Only one Authorization header is allowed").into_response()
     } else {
         match limit_body(&mut req, settings.body_limit).await {
-            Err(err) => err.into_response(),
-            Ok(()) => match ep.call(req).await {
-                Ok(resp) => envelope_non_json(resp.into_response()),
-                Err(err) => {
-                    if err.status().is_server_error() {
-                        tracing::error!(error = %err, "request failed");
-                    }
-                    envelope_for(&err).into_response()
-                }
-            },
+            Err(resp) => resp,
+            Ok(()) => call(ep.as_ref(), req).await,
         }
     };
 
@@ -89,6 +103,52 @@ async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: &Settings) 
     }
     metrics::record_request(settings.service, status, latency_ms);
     resp
+}
+
+/// Calls the handler; its errors and panics become the envelope, and a response it marked
+/// with [`no_store`] gets `Cache-Control: no-store`.
+async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
+    let no_store_mark = Arc::new(AtomicBool::new(false));
+    req.extensions_mut().insert(NoStore(no_store_mark.clone()));
+    let mut resp = match AssertUnwindSafe(ep.call(req)).catch_unwind().await {
+        Ok(Ok(resp)) => envelope_non_json(resp.into_response()),
+        Ok(Err(err)) => {
+            if err.status().is_server_error() {
+                tracing::error!(error = %err, "request failed");
+            }
+            envelope_for(&err).into_response()
+        }
+        Err(panic) => {
+            // The panic hook (telemetry) logged where; the client learns nothing of it.
+            tracing::error!(panic = panic_message(panic.as_ref()), "handler panicked");
+            ApiError::internal().into_response()
+        }
+    };
+    if no_store_mark.load(Ordering::Relaxed) {
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-string panic payload")
+}
+
+/// Set by the middleware on every request; see [`no_store`].
+#[derive(Clone)]
+struct NoStore(Arc<AtomicBool>);
+
+/// Marks the response to `req` as one no cache may keep (it carries a token):
+/// `Cache-Control: no-store`. For handlers; a no-op outside the middleware.
+pub fn no_store(req: &Request) {
+    if let Some(NoStore(mark)) = req.extensions().get::<NoStore>() {
+        mark.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The id that ties a request's response to its log lines: the caller's, the load
@@ -118,7 +178,39 @@ fn request_id(req: &Request) -> String {
 /// connection is simply closed.
 const DRAIN_LIMIT: u64 = 1024 * 1024;
 
-async fn limit_body(req: &mut Request, limit: usize) -> Result<(), ApiError> {
+/// Reads the body under the size limit and, when served by [`crate::server`], under the
+/// body read timeout; a body still arriving when shutdown begins is cut off, so a stalled
+/// upload cannot hold the process for the whole grace.
+async fn limit_body(req: &mut Request, limit: usize) -> Result<(), Response> {
+    let Some(ctx) = req.extensions().get::<RequestContext>().cloned() else {
+        return read_body(req, limit)
+            .await
+            .map_err(IntoResponse::into_response);
+    };
+    let mut stage = ctx.stage;
+    // The rest of the body may still be on its way: answer, then close the connection.
+    let closing = |status, message: &str| {
+        let mut resp = ApiError::new(status, message).into_response();
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
+    };
+    tokio::select! {
+        read = tokio::time::timeout(ctx.body_read, read_body(req, limit)) => match read {
+            Ok(result) => result.map_err(IntoResponse::into_response),
+            Err(_) => Err(closing(
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body was not received in time",
+            )),
+        },
+        _ = stage.wait_for(|s| *s != Stage::Serving) => Err(closing(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is shutting down",
+        )),
+    }
+}
+
+async fn read_body(req: &mut Request, limit: usize) -> Result<(), ApiError> {
     use tokio::io::AsyncReadExt;
 
     let too_large = || {
@@ -207,14 +299,21 @@ fn clean_reason(reason: &str) -> String {
     reason.trim().trim_end_matches('.').to_owned()
 }
 
-/// Any error response the framework produced without a JSON body gets the envelope.
+/// Any error response the framework produced without a JSON body gets the envelope; its
+/// other headers (`Allow`, `Retry-After`) stay.
 fn envelope_non_json(resp: Response) -> Response {
     let status = resp.status();
     let is_json = resp
         .content_type()
         .is_some_and(|ct| ct.starts_with("application/json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
-        return envelope_for(&poem::Error::from_status(status)).into_response();
+        let mut envelope = envelope_for(&poem::Error::from_status(status)).into_response();
+        for (name, value) in resp.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                envelope.headers_mut().append(name, value.clone());
+            }
+        }
+        return envelope;
     }
     resp
 }
@@ -261,13 +360,4 @@ fn add_cors_headers(resp: &mut Response, origin: &str) {
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("X-Request-Id, Retry-After"),
     );
-}
-
-/// The address a request came from. Behind the load balancer that is the last hop it
-/// appended to `X-Forwarded-For` (earlier entries are whatever the client claimed).
-pub fn client_ip(req: &Request) -> Option<IpAddr> {
-    req.header("x-forwarded-for")
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse().ok())
-        .or_else(|| req.remote_addr().as_socket_addr().map(|a| a.ip()))
 }

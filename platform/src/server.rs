@@ -1,32 +1,206 @@
-//! The server's lifecycle: bind, serve, and on SIGTERM/SIGINT stop accepting, let in-flight
-//! requests finish (bounded), then hand back so the caller can close the pool.
+//! The server's lifecycle: bind, accept (at most [`Limits::max_connections`] at once), serve
+//! HTTP/1.1 under read deadlines, and on SIGTERM/SIGINT stop accepting, let in-flight requests
+//! finish (bounded), then hand back so the caller can close the pool.
+//!
+//! poem's own `Server` offers no header or body read timeout, and its graceful shutdown
+//! waits the whole grace for a client that stopped sending; so connections are served with
+//! hyper directly, and poem only sees requests. HTTP/2 is not offered: the load balancer
+//! speaks HTTP/1.1 to its targets.
 
-use std::{future::Future, io, net::SocketAddr, time::Duration};
+use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
-use poem::{Endpoint, EndpointExt, Route, listener::TcpAcceptor};
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::rt::TokioIo;
+use poem::{
+    Addr, Endpoint, EndpointExt, Route,
+    http::uri::Scheme,
+    web::{LocalAddr, RemoteAddr},
+};
 use poem_openapi::{OpenApi, OpenApiService};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{Semaphore, watch},
+};
 
-use crate::middleware;
-use tokio::net::TcpListener;
+pub use crate::connection::{Limits, RequestContext, Stage};
+use crate::{
+    config::CommonConfig,
+    connection::{Clock, DeadlineIo},
+    methods, middleware,
+};
 
 pub async fn bind(port: u16) -> io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains for at most `grace`.
+/// How to serve: the shutdown grace, connection limits, and the proxies in front.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// How long in-flight requests may take after the shutdown signal.
+    pub grace: Duration,
+    pub limits: Limits,
+    /// See [`crate::client_addr`].
+    pub trusted_proxy_hops: usize,
+}
+
+impl From<Duration> for ServeOptions {
+    /// The contract's limits, no trusted proxy, and this grace.
+    fn from(grace: Duration) -> Self {
+        Self {
+            grace,
+            limits: Limits::default(),
+            trusted_proxy_hops: 0,
+        }
+    }
+}
+
+impl From<&CommonConfig> for ServeOptions {
+    fn from(cfg: &CommonConfig) -> Self {
+        Self {
+            grace: cfg.shutdown_timeout,
+            limits: Limits::default(),
+            trusted_proxy_hops: cfg.trusted_proxy_hops,
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains for at most the grace.
+///
+/// On shutdown: the listener closes; idle and half-sent connections close at once; a request
+/// still receiving its body is answered 503 (the middleware watches [`Stage`]); a request in
+/// its handler finishes, its connection then closes. What is left after the grace is dropped.
 pub async fn serve<E>(
     listener: TcpListener,
     app: E,
     shutdown: impl Future<Output = ()> + Send,
-    grace: Duration,
+    options: impl Into<ServeOptions>,
 ) -> io::Result<()>
 where
     E: Endpoint + 'static,
 {
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
-    poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown, Some(grace))
+    let options = options.into();
+    let app = Arc::new(app);
+    let (stage_tx, stage) = watch::channel(Stage::Serving);
+    let max = options.limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max));
+    tokio::pin!(shutdown);
+
+    loop {
+        // A free slot first: at the cap, clients wait in the kernel's backlog.
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break, // never closed; but if it were, stop serving
+            },
+        };
+        let (socket, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let conn = Connection {
+            app: app.clone(),
+            limits: options.limits.clone(),
+            context: RequestContext {
+                body_read: options.limits.body_read,
+                trusted_proxy_hops: options.trusted_proxy_hops,
+                stage: stage.clone(),
+            },
+            local: socket.local_addr().ok(),
+            peer,
+        };
+        tokio::spawn(async move {
+            conn.serve(socket).await;
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    let in_flight = max - slots.available_permits();
+    tracing::info!(
+        in_flight,
+        grace_secs = options.grace.as_secs_f32(),
+        "shutting down: draining connections"
+    );
+    let _ = stage_tx.send(Stage::Draining);
+    let all_closed = || async {
+        // Every connection holds a slot until it ends.
+        let _ = slots.acquire_many(max as u32).await;
+    };
+    if tokio::time::timeout(options.grace, all_closed())
         .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace over: dropping the connections left");
+        let _ = stage_tx.send(Stage::Closing);
+        let _ = tokio::time::timeout(Duration::from_secs(1), all_closed()).await;
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+struct Connection<E> {
+    app: Arc<E>,
+    limits: Limits,
+    context: RequestContext,
+    local: Option<SocketAddr>,
+    peer: SocketAddr,
+}
+
+impl<E: Endpoint + 'static> Connection<E> {
+    async fn serve(self, socket: TcpStream) {
+        let Self {
+            app,
+            limits,
+            context,
+            local,
+            peer,
+        } = self;
+        let mut stage = context.stage.clone();
+        let clock = Clock::new(&limits);
+        let local = LocalAddr(local.map_or(Addr::Custom("unknown", "".into()), Addr::SocketAddr));
+        let remote = RemoteAddr(Addr::SocketAddr(peer));
+
+        let service = hyper::service::service_fn({
+            let clock = clock.clone();
+            move |mut req: hyper::Request<Incoming>| {
+                clock.busy();
+                req.extensions_mut().insert(context.clone());
+                let req = poem::Request::from((req, local.clone(), remote.clone(), Scheme::HTTP));
+                let (app, clock) = (app.clone(), clock.clone());
+                async move {
+                    let resp = app.get_response(req).await;
+                    clock.waiting();
+                    Ok::<_, Infallible>(hyper::Response::from(resp))
+                }
+            }
+        });
+        let conn = http1::Builder::new()
+            .keep_alive(true)
+            // The deadlines live in `DeadlineIo`, which tells head from idle wait.
+            .header_read_timeout(None)
+            .serve_connection(TokioIo::new(DeadlineIo::new(socket, clock)), service);
+        tokio::pin!(conn);
+
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = stage.wait_for(|s| *s != Stage::Serving) => {}
+        }
+        // Closes an idle connection now, a busy one after its response.
+        conn.as_mut().graceful_shutdown();
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = stage.wait_for(|s| *s == Stage::Closing) => {}
+        }
+    }
 }
 
 /// Resolves on the first SIGTERM (what ECS sends) or SIGINT (Ctrl-C).
@@ -69,10 +243,15 @@ where
     T: OpenApi + 'static,
     S: Clone + Send + Sync + 'static,
 {
+    let spec_path = format!("{prefix}/openapi.json");
+    let docs_path = format!("{prefix}/docs");
+    let allow = methods::AllowTable::from_spec(&api.spec())
+        .with_read_only(&spec_path)
+        .with_read_only_tree(&docs_path);
     let app = Route::new()
-        .at(format!("{prefix}/openapi.json"), api.spec_endpoint())
-        .nest(format!("{prefix}/docs"), api.swagger_ui())
+        .at(spec_path, methods::read_only(api.spec_endpoint()))
+        .nest(docs_path, methods::read_only(api.swagger_ui()))
         .nest("/", api)
         .data(state);
-    middleware::wrap(app, settings)
+    middleware::wrap(methods::with_allow(app, allow), settings)
 }

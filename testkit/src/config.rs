@@ -18,5 +18,6 @@ pub fn common(db: &TestDb) -> CommonConfig {
         },
         cors_origins: vec!["https://app.example".into()],
         shutdown_timeout: Duration::from_secs(5),
+        trusted_proxy_hops: 0,
     }
 }

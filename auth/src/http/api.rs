@@ -76,6 +76,7 @@ impl AuthApi {
     {
         let creds = Credentials::try_from(body.0).map_err(ApiError::validation)?;
         let (user, issued) = state.login(&creds, client_ip(req)).await?;
+        platform::middleware::no_store(req);
         Ok(Json(LoginResponse::new("Login successful", user, issued)))
     }
 
