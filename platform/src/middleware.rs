@@ -22,7 +22,7 @@ pub use crate::client_addr::client_ip;
 use crate::{
     ApiError, FieldError,
     connection::{RequestContext, Stage},
-    metrics,
+    metrics, telemetry,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -120,7 +120,10 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
         }
         Err(panic) => {
             // The panic hook (telemetry) logged where; the client learns nothing of it.
-            tracing::error!(panic = panic_message(panic.as_ref()), "handler panicked");
+            tracing::error!(
+                panic = telemetry::panic_message(panic.as_ref()),
+                "handler panicked"
+            );
             ApiError::internal().into_response()
         }
     };
@@ -129,14 +132,6 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("non-string panic payload")
 }
 
 /// Set by the middleware on every request; see [`no_store`].
