@@ -124,6 +124,9 @@ async fn up() -> anyhow::Result<()> {
     }
     let mut task_cfg = TaskConfig::from_env()?;
     task_cfg.keys.auth_service_url = auth_url.clone();
+    // The router appends the client to X-Forwarded-For, as the load balancer does.
+    auth_cfg.common.trusted_proxy_hops = 1;
+    task_cfg.common.trusted_proxy_hops = 1;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let auth = tokio::spawn(auth::startup::run(

@@ -98,6 +98,25 @@ impl FromStr for LogFormat {
     }
 }
 
+/// The drivers this build has: say so at start-up rather than fail inside the pool.
+fn supported_database_url(url: String) -> Result<String, ConfigError> {
+    let lower = url.to_ascii_lowercase();
+    if ["postgres://", "postgresql://", "sqlite:"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+    {
+        Ok(url)
+    } else {
+        Err(ConfigError::new(
+            "DATABASE_URL",
+            format!(
+                "{:?} is not a postgres:// or sqlite:// URL (the only databases supported)",
+                crate::redact::mask_credentials(&url)
+            ),
+        ))
+    }
+}
+
 /// Where the database credentials come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DbSource {
@@ -134,7 +153,7 @@ impl CommonConfig {
         };
         let source = match (var("DB_SECRET"), var("DATABASE_URL")) {
             (Some(secret), _) => DbSource::Secret(secret),
-            (None, Some(url)) => DbSource::Url(url),
+            (None, Some(url)) => DbSource::Url(supported_database_url(url)?),
             (None, None) => DbSource::Url(DEFAULT_DATABASE_URL.to_owned()),
         };
         let pool_max = parse_or("DB_POOL_MAX", 5u32)?;

@@ -47,6 +47,13 @@ pub enum DbError {
     Connect(DbErr),
     #[error("migrations failed: {}", mask_credentials(&.0.to_string()))]
     Migrate(DbErr),
+    #[error("cannot connect to the database at {addr}: {reason}")]
+    Unreachable { addr: String, reason: String },
+    #[error(
+        "the directory {0} for the SQLite database (DATABASE_URL) does not exist: create it, \
+         or point DATABASE_URL elsewhere (only ./data is created on its own)"
+    )]
+    MissingDirectory(String),
 }
 
 /// As its (masked) message: the derived form would show the driver's error, URL and all.
@@ -112,6 +119,7 @@ impl Database {
         secrets: Option<Secrets>,
     ) -> Result<Self, DbError> {
         let url = resolve_url(&settings.source, secrets.as_ref()).await?;
+        probe_server(&url).await?;
         migrate(&url).await?;
         let conn = open_pool(&url, settings.pool_max).await?;
         Ok(Self::with_pool(conn, settings, secrets))
@@ -247,18 +255,68 @@ async fn resolve_url(source: &DbSource, secrets: Option<&Secrets>) -> Result<Str
     }
 }
 
-fn ensure_sqlite_dir(url: &str) {
+/// The directory of an SQLite file must exist; only the default `./data` is created, so a
+/// mistyped path is reported instead of silently made (as root, anywhere).
+fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
     let Some(rest) = url.strip_prefix("sqlite://") else {
-        return;
+        return Ok(());
     };
     let path = rest.split('?').next().unwrap_or(rest);
     if path.is_empty() || path == ":memory:" {
-        return;
+        return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        let _ = std::fs::create_dir_all(parent);
+    let Some(parent) = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    else {
+        return Ok(());
+    };
+    if parent.is_dir() {
+        Ok(())
+    } else if parent == std::path::Path::new("data") {
+        std::fs::create_dir_all(parent).map_err(|e| DbError::Unreachable {
+            addr: parent.display().to_string(),
+            reason: format!("cannot create the directory: {e}"),
+        })
+    } else {
+        Err(DbError::MissingDirectory(parent.display().to_string()))
+    }
+}
+
+/// A quick TCP dial of a PostgreSQL server before the pool is built: the pool would only
+/// say "timed out" after its acquire timeout, where this says "connection refused" and
+/// where, at once.
+async fn probe_server(url: &str) -> Result<(), DbError> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(());
+    };
+    if !parsed.scheme().starts_with("postgres") {
+        return Ok(());
+    }
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Ok(()); // a Unix socket: the driver reports it well enough
+    };
+    let port = parsed.port().unwrap_or(5432);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let dial = tokio::net::TcpStream::connect((host, port));
+    match tokio::time::timeout(ACQUIRE_TIMEOUT, dial).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(DbError::Unreachable {
+            addr,
+            reason: match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                _ => e.to_string(),
+            },
+        }),
+        Err(_) => Err(DbError::Unreachable {
+            addr,
+            reason: format!("no answer within {} s", ACQUIRE_TIMEOUT.as_secs()),
+        }),
     }
 }
 
@@ -276,7 +334,7 @@ fn pool_options(url: &str, max: u32) -> ConnectOptions {
 }
 
 async fn open_pool(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
-    ensure_sqlite_dir(url);
+    ensure_sqlite_dir(url)?;
     let conn = sea_orm::Database::connect(pool_options(url, max))
         .await
         .map_err(DbError::Connect)?;

@@ -14,7 +14,7 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, OpenApi, Tags, payload::Json};
 
 use crate::{
-    app::State,
+    app::{State, error::AuthError},
     domain::{Credentials, Registration},
     http::{
         caller::Caller,
@@ -74,6 +74,9 @@ impl AuthApi {
         body: Json<LoginRequest>,
     ) -> Result<Json<LoginResponse>, { JSON_BODY | UNAUTHORIZED | TOO_MANY_REQUESTS | UNAVAILABLE }>
     {
+        if body.has_nul() {
+            return Err(AuthError::InvalidCredentials.into());
+        }
         let creds = Credentials::try_from(body.0).map_err(ApiError::validation)?;
         let (user, issued) = state.login(&creds, client_ip(req)).await?;
         platform::middleware::no_store(req);

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use platform::{
     FieldError,
-    input::{Invalid, Required},
+    input::{Field, Invalid, Required},
     jwt::Claims,
 };
 use poem_openapi::Object;
@@ -58,6 +58,16 @@ pub struct LoginRequest {
     pub username: Required<String>,
     #[oai(write_only)]
     pub password: Required<String>,
+}
+
+impl LoginRequest {
+    /// NUL never matches a stored name or password: the contract answers it like a wrong
+    /// password (401), not as malformed input.
+    pub fn has_nul(&self) -> bool {
+        [&self.username, &self.password]
+            .into_iter()
+            .any(|f| matches!(f, Field::Value(v) if v.contains('\0')))
+    }
 }
 
 impl TryFrom<LoginRequest> for Credentials {
