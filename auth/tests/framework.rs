@@ -247,3 +247,33 @@ async fn committed_spec_matches_the_code() {
     );
     assert!(spec["paths"]["/auth/validate"]["post"]["security"].is_array());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_pasted_wrong_is_answered_with_the_fix() {
+    let s = TestAuth::start(testkit::db::Backend::Sqlite).await;
+    assert_eq!(s.register("paste", "paste@x.io", "password1").await.0, 201);
+    let token = s.login("paste", "password1").await.1["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (header, says) in [
+        (token.clone(), "must be `Bearer <token>`"),
+        (format!("Bearer Bearer {token}"), "Bearer is there twice"),
+        (format!("Token {token}"), "must be `Bearer <token>`"),
+    ] {
+        let r = s
+            .http
+            .post(s.url("/auth/validate"))
+            .header("Authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains(says), "{body}");
+    }
+    // The right paste still works, and a merely wrong token keeps the contract's words.
+    assert_eq!(s.validate(&token).await.0, 200);
+    assert_eq!(s.validate("nonsense").await.1["message"], "Invalid token");
+    s.stop().await;
+}

@@ -110,6 +110,7 @@ async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: &Settings) 
 async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
     let no_store_mark = Arc::new(AtomicBool::new(false));
     req.extensions_mut().insert(NoStore(no_store_mark.clone()));
+    let paste_hint = authorization_hint(req.header(header::AUTHORIZATION));
     let mut resp = match AssertUnwindSafe(ep.call(req)).catch_unwind().await {
         Ok(Ok(resp)) => envelope_non_json(resp.into_response()),
         Ok(Err(err)) => {
@@ -127,11 +128,40 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
             ApiError::internal().into_response()
         }
     };
+    if let Some(hint) = paste_hint
+        && resp.status() == StatusCode::UNAUTHORIZED
+    {
+        resp = ApiError::unauthorized(hint).into_response();
+    }
     if no_store_mark.load(Ordering::Relaxed) {
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
+}
+
+/// The two ways a token is usually pasted wrong (into Swagger UI's Authorize dialog, or a
+/// hand-written header), each with the message that tells the fix, for when it is refused.
+fn authorization_hint(value: Option<&str>) -> Option<&'static str> {
+    let value = value?.trim();
+    let mut words = value.split_whitespace();
+    let first = words.next()?;
+    if !first.eq_ignore_ascii_case("bearer") {
+        Some(
+            "The Authorization header must be `Bearer <token>`: the word Bearer, a space, \
+             then the token from POST /auth/login",
+        )
+    } else if words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("bearer"))
+    {
+        Some(
+            "Invalid token: the word Bearer is there twice. Paste the token alone \
+             (Swagger UI adds Bearer itself)",
+        )
+    } else {
+        None
+    }
 }
 
 /// Set by the middleware on every request; see [`no_store`].
