@@ -9,18 +9,38 @@ use std::{
 };
 
 use anyhow::Context;
-use auth::config::{AuthConfig, KeySource};
-use clap::{Parser, Subcommand};
-use platform::{config::AppEnv, server, telemetry};
+use auth::config::{AuthConfig, KeySource, SigningArgs};
+use clap::{Args, Parser, Subcommand};
+use platform::{
+    config::{AppEnv, CommonArgs, CommonConfig, JwtArgs, JwtSettings},
+    server, telemetry,
+};
 use task::config::TaskConfig;
 use tokio::{net::TcpListener, sync::watch};
 
 /// The task-management API, locally: auth, task and a path router on one port.
+///
+/// Every setting below is read from its environment variable (or the flag of the same
+/// name) and handed to both services; the defaults are what runs when neither is given.
 #[derive(Parser)]
-#[command(name = "task-management", version, about)]
+#[command(name = "task-management", version, about, long_about)]
 struct Cli {
+    #[command(flatten)]
+    settings: StackArgs,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// What the local stack reads: the shared settings (PORT is the router's), the token
+/// settings, and auth's signing settings.
+#[derive(Args, Debug, Clone)]
+struct StackArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    jwt: JwtArgs,
+    #[command(flatten)]
+    signing: SigningArgs,
 }
 
 #[derive(Subcommand)]
@@ -42,15 +62,18 @@ enum Command {
 const DEV_KEY_PATH: &str = "data/dev-signing-key.pem";
 
 fn main() -> ExitCode {
-    let command = Cli::parse().command.unwrap_or(Command::Up);
-    // The same defaults as the services: JSON logs in production, text otherwise.
-    let format = match platform::config::CommonConfig::from_env() {
-        Ok(common) => common.log_format,
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Up);
+    let settings = cli.settings;
+    let common = match settings.common.clone().into_config() {
+        Ok(common) => common,
         Err(e) => {
             eprintln!("task-management: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
+    // The same defaults as the services: JSON logs in production, text otherwise.
+    let format = common.log_format;
     telemetry::init(format, "info");
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -61,8 +84,8 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match command {
-            Command::Up => up().await,
-            Command::Router { auth, task } => router_only(auth, task).await,
+            Command::Up => up(settings, common).await,
+            Command::Router { auth, task } => router_only(common.port, auth, task).await,
         }
     });
     match result {
@@ -74,12 +97,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn router_port() -> anyhow::Result<u16> {
-    Ok(platform::config::parse_or("PORT", 3000u16)?)
-}
-
-async fn router_only(auth: String, task: String) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], router_port()?))).await?;
+async fn router_only(port: u16, auth: String, task: String) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     tracing::info!(addr = %listener.local_addr()?, %auth, %task, "router listening");
     let app = router::router(router::Upstreams { auth, task })?;
     server::serve(
@@ -101,8 +120,8 @@ fn stop_on(rx: &watch::Receiver<bool>) -> Stop {
     })
 }
 
-async fn up() -> anyhow::Result<()> {
-    let port = router_port()?;
+async fn up(settings: StackArgs, common: CommonConfig) -> anyhow::Result<()> {
+    let port = common.port;
     let router_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
         .with_context(|| {
@@ -114,7 +133,13 @@ async fn up() -> anyhow::Result<()> {
     let task_url = format!("http://{}", task_listener.local_addr()?);
     let public = format!("http://{}", router_listener.local_addr()?);
 
-    let mut auth_cfg = AuthConfig::from_env()?;
+    let jwt: JwtSettings = settings.jwt.into();
+    let mut auth_cfg = AuthConfig {
+        common: common.clone(),
+        jwt: jwt.clone(),
+        signing_key: settings.signing.key_source(),
+        bcrypt_cost: settings.signing.bcrypt_cost,
+    };
     // Development keeps a key under ./data so tokens survive restarts. Production is honoured
     // as such: no key is made up, and auth refuses to start without a configured one.
     if matches!(auth_cfg.signing_key, KeySource::Ephemeral)
@@ -122,8 +147,11 @@ async fn up() -> anyhow::Result<()> {
     {
         auth_cfg.signing_key = KeySource::Inline(dev_signing_key()?);
     }
-    let mut task_cfg = TaskConfig::from_env()?;
-    task_cfg.keys.auth_service_url = auth_url.clone();
+    let mut task_cfg = TaskConfig {
+        common,
+        jwt,
+        keys: task::config::KeySettings::new(auth_url.clone()),
+    };
     // The router appends the client to X-Forwarded-For, as the load balancer does.
     auth_cfg.common.trusted_proxy_hops = 1;
     task_cfg.common.trusted_proxy_hops = 1;

@@ -26,6 +26,7 @@ const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[
     ("AWS_REGION", "Fargate sets it"),
     ("AWS_ENDPOINT_URL", "only for a local emulator"),
     ("CORS_ALLOWED_ORIGINS", "no browser origin yet"),
+    ("SSL_CERT_FILE", "the image sets it (flake.nix), not the manifest"),
 ];
 
 // --- the manifests, as far as this application uses them ------------------------------------
@@ -562,7 +563,6 @@ fn handed_variables_are_exactly_the_ones_the_services_read() {
             _ => task::config::env_vars(),
         }
         .into_iter()
-        .map(String::from)
         .collect();
         let not_handed: BTreeSet<String> = NOT_HANDED_IN_THE_CLOUD
             .iter()

@@ -1,18 +1,38 @@
-//! The auth service's configuration, read once at start-up.
+//! The auth service's settings: the shared ones, the token ones and its own, each declared
+//! once as an argument bound to its environment variable (`auth --help` lists them).
 
-use platform::config::{self, CommonConfig, ConfigError, JwtSettings};
+use clap::Args;
+use platform::config::{self, CommonArgs, CommonConfig, ConfigError, JwtArgs, JwtSettings};
 
-/// The environment variables only auth reads (beyond `platform::config`'s).
-pub const OWN_ENV_VARS: &[&str] = &[
-    "JWT_EXPIRATION",
-    "JWT_SIGNING_KEY_SECRET",
-    "JWT_SIGNING_KEY",
-    "BCRYPT_COST",
-];
+/// Settings only auth reads.
+#[derive(Args, Debug, Clone)]
+pub struct SigningArgs {
+    /// Secrets Manager id of the Ed25519 signing key(s), PKCS#8 PEM
+    #[arg(long, env = "JWT_SIGNING_KEY_SECRET", hide_env_values = true)]
+    pub jwt_signing_key_secret: Option<String>,
+    /// The signing key inline (PEM), for local use and tests; neither set: an ephemeral key
+    /// (refused in production)
+    #[arg(long, env = "JWT_SIGNING_KEY", hide_env_values = true)]
+    pub jwt_signing_key: Option<String>,
+    /// bcrypt cost factor
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub bcrypt_cost: u32,
+}
+
+/// Everything auth reads.
+#[derive(Args, Debug, Clone)]
+pub struct AuthArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
 
 /// Every environment variable this service reads.
-pub fn env_vars() -> Vec<&'static str> {
-    config::service_env_vars(OWN_ENV_VARS)
+pub fn env_vars() -> Vec<String> {
+    config::env_vars_of::<AuthArgs>()
 }
 
 /// Where the token-signing key comes from.
@@ -36,28 +56,28 @@ pub struct AuthConfig {
 
 impl AuthConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let bcrypt_cost = config::parse_or("BCRYPT_COST", 10u32)?;
-        if !(4..=31).contains(&bcrypt_cost) {
-            return Err(ConfigError::new("BCRYPT_COST", "must be between 4 and 31"));
-        }
-        let signing_key = match (
-            config::var("JWT_SIGNING_KEY_SECRET"),
-            std::env::var("JWT_SIGNING_KEY"),
+        Self::from_args(config::from_env()?)
+    }
+
+    pub fn from_args(args: AuthArgs) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: args.common.into_config()?,
+            jwt: args.jwt.into(),
+            signing_key: args.signing.key_source(),
+            bcrypt_cost: args.signing.bcrypt_cost,
+        })
+    }
+}
+
+impl SigningArgs {
+    pub fn key_source(&self) -> KeySource {
+        match (
+            config::non_blank(self.jwt_signing_key_secret.clone()),
+            config::non_blank(self.jwt_signing_key.clone()),
         ) {
             (Some(id), _) => KeySource::Secret(id),
-            (None, Ok(pem)) if !pem.trim().is_empty() => KeySource::Inline(pem),
+            (None, Some(pem)) => KeySource::Inline(pem),
             _ => KeySource::Ephemeral,
-        };
-        let mut jwt = JwtSettings::from_env()?;
-        jwt.expiration_secs = config::parse_or("JWT_EXPIRATION", 3600u64)?;
-        if jwt.expiration_secs == 0 {
-            return Err(ConfigError::new("JWT_EXPIRATION", "must be positive"));
         }
-        Ok(Self {
-            common: CommonConfig::from_env()?,
-            jwt,
-            signing_key,
-            bcrypt_cost,
-        })
     }
 }

@@ -1,15 +1,21 @@
 use std::process::ExitCode;
 
-use auth::{app::signing_keys, config::AuthConfig, http, startup};
+use auth::{
+    app::signing_keys,
+    config::{AuthArgs, AuthConfig},
+    http, startup,
+};
 use clap::{Parser, Subcommand};
 
 /// The auth service of the task-management API.
 ///
-/// Configuration comes from the environment (see README): PORT, DATABASE_URL or DB_SECRET,
-/// JWT_SIGNING_KEY_SECRET or JWT_SIGNING_KEY, JWT_EXPIRATION, BCRYPT_COST, APP_ENV, ...
+/// Every setting below is read from its environment variable (or the flag of the same
+/// name); the defaults are what runs when neither is given.
 #[derive(Parser)]
-#[command(name = "auth", version, about)]
+#[command(name = "auth", version, about, long_about)]
 struct Cli {
+    #[command(flatten)]
+    settings: AuthArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -27,7 +33,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command.unwrap_or(Command::Serve) {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
         Command::Healthcheck => platform::health::run_cli("/auth/health"),
         Command::Openapi => {
             println!("{}", http::openapi_json());
@@ -39,7 +46,7 @@ fn main() -> ExitCode {
         }
         Command::Serve => platform::startup::run_service(
             "auth",
-            AuthConfig::from_env(),
+            AuthConfig::from_args(cli.settings),
             |c| &c.common,
             startup::run,
         ),

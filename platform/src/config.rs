@@ -1,25 +1,12 @@
 //! Settings read from the environment, shared by both services.
 //!
-//! Every variable a service reads is named in its `ENV_VARS` list so that the deployment
-//! manifests can be checked against the code.
+//! Each setting is declared once, as a clap argument bound to its environment variable:
+//! that declaration is what the service reads, what `--help` lists (with its default), and
+//! what the deployment manifests and the README are checked against.
 
 use std::{str::FromStr, time::Duration};
 
-/// Variables read by this crate on behalf of every service.
-pub const COMMON_ENV_VARS: &[&str] = &[
-    "PORT",
-    "DATABASE_URL",
-    "DB_SECRET",
-    "DB_POOL_MAX",
-    "CORS_ALLOWED_ORIGINS",
-    "APP_ENV",
-    "LOG_FORMAT",
-    "RUST_LOG",
-    "AWS_REGION",
-    "AWS_ENDPOINT_URL",
-    "SHUTDOWN_TIMEOUT_SECS",
-    "TRUSTED_PROXY_HOPS",
-];
+use clap::Args;
 
 /// The embedded default: one SQLite file both services share, as they share one database in
 /// the cloud.
@@ -144,39 +131,104 @@ pub struct CommonConfig {
     pub trusted_proxy_hops: usize,
 }
 
-impl CommonConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let app_env = parse_or("APP_ENV", AppEnv::Development)?;
-        let default_format = match app_env {
-            AppEnv::Production => LogFormat::Json,
-            AppEnv::Development => LogFormat::Pretty,
-        };
-        let source = match (var("DB_SECRET"), var("DATABASE_URL")) {
+/// The settings every service reads.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Listen port (the local stack: the router's port)
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// `postgres://…` or `sqlite://…` (the default is an SQLite file under ./data)
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+    /// Secrets Manager id of an RDS-style JSON secret; wins over DATABASE_URL, re-read on rotation
+    #[arg(long, env = "DB_SECRET", hide_env_values = true)]
+    pub db_secret: Option<String>,
+    /// Database connections per process
+    #[arg(long, env = "DB_POOL_MAX", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_pool_max: u32,
+    /// Comma-separated origins that get CORS headers (empty: none)
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
+    pub cors_allowed_origins: String,
+    /// How many proxies append to X-Forwarded-For (0: the client is the socket's peer)
+    #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: usize,
+    /// `development` or `production`
+    #[arg(long, env = "APP_ENV", default_value = "development")]
+    pub app_env: AppEnv,
+    /// `json` or `pretty` (default: json in production, pretty otherwise)
+    #[arg(long, env = "LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub rust_log: String,
+    /// Seconds in-flight requests may take after SIGTERM
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
+    pub shutdown_timeout_secs: u64,
+    /// AWS region for Secrets Manager (the AWS SDK reads it)
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// Another Secrets Manager endpoint, e.g. a local emulator (the AWS SDK reads it)
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// CA bundle (PEM) for outbound TLS; the container image sets it
+    #[arg(long, env = "SSL_CERT_FILE")]
+    pub ssl_cert_file: Option<String>,
+}
+
+impl CommonArgs {
+    pub fn into_config(self) -> Result<CommonConfig, ConfigError> {
+        let source = match (
+            non_blank(self.db_secret),
+            non_blank(Some(self.database_url)),
+        ) {
             (Some(secret), _) => DbSource::Secret(secret),
             (None, Some(url)) => DbSource::Url(supported_database_url(url)?),
             (None, None) => DbSource::Url(DEFAULT_DATABASE_URL.to_owned()),
         };
-        let pool_max = parse_or("DB_POOL_MAX", 5u32)?;
-        if pool_max == 0 {
-            return Err(ConfigError::new("DB_POOL_MAX", "must be at least 1"));
-        }
-        Ok(Self {
-            port: parse_or("PORT", 3000u16)?,
-            app_env,
-            log_format: parse_or("LOG_FORMAT", default_format)?,
-            database: DatabaseSettings { source, pool_max },
-            cors_origins: var("CORS_ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            shutdown_timeout: Duration::from_secs(parse_or("SHUTDOWN_TIMEOUT_SECS", 20u64)?),
-            trusted_proxy_hops: parse_or("TRUSTED_PROXY_HOPS", 0usize)?,
+        Ok(CommonConfig {
+            port: self.port,
+            app_env: self.app_env,
+            log_format: self.log_format.unwrap_or(match self.app_env {
+                AppEnv::Production => LogFormat::Json,
+                AppEnv::Development => LogFormat::Pretty,
+            }),
+            database: DatabaseSettings {
+                source,
+                pool_max: self.db_pool_max,
+            },
+            cors_origins: self
+                .cors_allowed_origins
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            trusted_proxy_hops: self.trusted_proxy_hops,
         })
     }
+}
+
+/// A value, `None` when unset or blank (an empty variable in a manifest means "not set").
+pub fn non_blank(v: Option<String>) -> Option<String> {
+    v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The environment variables a set of arguments reads, in declaration order.
+pub fn env_vars_of<A: Args>() -> Vec<String> {
+    A::augment_args(clap::Command::new("settings"))
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Parses `A` from the environment alone (no command-line arguments), as a service does.
+pub fn from_env<A: Args + clap::FromArgMatches>() -> Result<A, ConfigError> {
+    let matches = A::augment_args(clap::Command::new("settings").no_binary_name(true))
+        .try_get_matches_from(std::iter::empty::<String>())
+        .map_err(|e| ConfigError::new("environment", e.to_string().trim().to_owned()))?;
+    A::from_arg_matches(&matches)
+        .map_err(|e| ConfigError::new("environment", e.to_string().trim().to_owned()))
 }
 
 /// Token settings both services agree on: auth issues with them, task checks them.
@@ -185,18 +237,6 @@ pub struct JwtSettings {
     pub expiration_secs: u64,
     pub issuer: String,
     pub audience: String,
-}
-
-pub const JWT_ENV_VARS: &[&str] = &["JWT_ISSUER", "JWT_AUDIENCE"];
-
-/// Every variable a service reads: the common ones, the token ones, and its own.
-pub fn service_env_vars(own: &[&'static str]) -> Vec<&'static str> {
-    COMMON_ENV_VARS
-        .iter()
-        .chain(JWT_ENV_VARS)
-        .chain(own)
-        .copied()
-        .collect()
 }
 
 /// The contract's defaults: 3600 s, `task-management`, `task-management-api`.
@@ -210,15 +250,26 @@ impl Default for JwtSettings {
     }
 }
 
-impl JwtSettings {
-    /// Issuer and audience from the environment; the lifetime is auth's to set
-    /// (`JWT_EXPIRATION`), the default here.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let defaults = Self::default();
-        Ok(Self {
-            issuer: var("JWT_ISSUER").unwrap_or(defaults.issuer),
-            audience: var("JWT_AUDIENCE").unwrap_or(defaults.audience),
-            ..defaults
-        })
+/// The token settings: auth issues with them, task checks them.
+#[derive(Args, Debug, Clone)]
+pub struct JwtArgs {
+    /// Token lifetime in seconds
+    #[arg(long, env = "JWT_EXPIRATION", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jwt_expiration: u64,
+    /// The `iss` claim
+    #[arg(long, env = "JWT_ISSUER", default_value = "task-management")]
+    pub jwt_issuer: String,
+    /// The `aud` claim
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "task-management-api")]
+    pub jwt_audience: String,
+}
+
+impl From<JwtArgs> for JwtSettings {
+    fn from(a: JwtArgs) -> Self {
+        Self {
+            expiration_secs: a.jwt_expiration,
+            issuer: a.jwt_issuer,
+            audience: a.jwt_audience,
+        }
     }
 }

@@ -1,16 +1,10 @@
-//! The task service's configuration, read once at start-up.
+//! The task service's settings: the shared ones, the token ones and its own, each declared
+//! once as an argument bound to its environment variable (`task --help` lists them).
 
 use std::time::Duration;
 
-use platform::config::{self, CommonConfig, ConfigError, JwtSettings};
-
-/// The environment variables only task reads (beyond `platform::config`'s).
-pub const OWN_ENV_VARS: &[&str] = &["AUTH_SERVICE_URL"];
-
-/// Every environment variable this service reads.
-pub fn env_vars() -> Vec<&'static str> {
-    config::service_env_vars(OWN_ENV_VARS)
-}
+use clap::Args;
+use platform::config::{self, CommonArgs, CommonConfig, ConfigError, JwtArgs, JwtSettings};
 
 #[derive(Clone, Debug)]
 pub struct KeySettings {
@@ -45,9 +39,41 @@ pub struct TaskConfig {
     pub keys: KeySettings,
 }
 
+/// Settings only task reads.
+#[derive(Args, Debug, Clone)]
+pub struct AuthServiceArgs {
+    /// Base URL of the auth service, whose JWK Set tokens are verified with
+    #[arg(
+        long,
+        env = "AUTH_SERVICE_URL",
+        default_value = "http://127.0.0.1:3001"
+    )]
+    pub auth_service_url: String,
+}
+
+/// Everything task reads.
+#[derive(Args, Debug, Clone)]
+pub struct TaskArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    #[command(flatten)]
+    pub auth_service: AuthServiceArgs,
+}
+
+/// Every environment variable this service reads.
+pub fn env_vars() -> Vec<String> {
+    config::env_vars_of::<TaskArgs>()
+}
+
 impl TaskConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let url = config::var("AUTH_SERVICE_URL").unwrap_or_else(|| "http://127.0.0.1:3001".into());
+        Self::from_args(config::from_env()?)
+    }
+
+    pub fn from_args(args: TaskArgs) -> Result<Self, ConfigError> {
+        let url = args.auth_service.auth_service_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::new(
                 "AUTH_SERVICE_URL",
@@ -55,8 +81,8 @@ impl TaskConfig {
             ));
         }
         Ok(Self {
-            common: CommonConfig::from_env()?,
-            jwt: JwtSettings::from_env()?,
+            common: args.common.into_config()?,
+            jwt: args.jwt.into(),
             keys: KeySettings::new(url),
         })
     }

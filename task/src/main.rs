@@ -1,15 +1,20 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use task::{config::TaskConfig, http, startup};
+use task::{
+    config::{TaskArgs, TaskConfig},
+    http, startup,
+};
 
 /// The task service of the task-management API.
 ///
-/// Configuration comes from the environment (see README): PORT, DATABASE_URL or DB_SECRET,
-/// AUTH_SERVICE_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, ...
+/// Every setting below is read from its environment variable (or the flag of the same
+/// name); the defaults are what runs when neither is given.
 #[derive(Parser)]
-#[command(name = "task", version, about)]
+#[command(name = "task", version, about, long_about)]
 struct Cli {
+    #[command(flatten)]
+    settings: TaskArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -25,7 +30,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command.unwrap_or(Command::Serve) {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
         Command::Healthcheck => platform::health::run_cli("/tasks/health"),
         Command::Openapi => {
             println!("{}", http::openapi_json());
@@ -33,7 +39,7 @@ fn main() -> ExitCode {
         }
         Command::Serve => platform::startup::run_service(
             "task",
-            TaskConfig::from_env(),
+            TaskConfig::from_args(cli.settings),
             |c| &c.common,
             startup::run,
         ),
