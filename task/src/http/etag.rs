@@ -7,14 +7,19 @@ pub fn of(task: &Task) -> String {
     format!("\"{}-{}\"", task.id, task.version)
 }
 
-/// The members of an `If-Match`/`If-None-Match` list; `None` for `*`.
+/// The members of an `If-Match`/`If-None-Match` list; `None` for `*`, which stands alone
+/// (in a list it is just an unreadable member).
 fn members(header: &str) -> Option<Vec<&str>> {
-    let list: Vec<&str> = header
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
-    (!list.contains(&"*")).then_some(list)
+    if header.trim() == "*" {
+        return None;
+    }
+    Some(
+        header
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect(),
+    )
 }
 
 /// `If-Match` for task `id`: the versions it admits, `None` when any will do (`*`). Strong
@@ -74,7 +79,15 @@ mod tests {
             Some(Expected(vec![2, 3]))
         );
         // Weak, foreign and garbage tags admit nothing.
-        for h in [r#"W/"7-2""#, r#""8-2""#, "7-2", "garbage", r#""7-x""#, ""] {
+        for h in [
+            r#"W/"7-2""#,
+            r#""8-2""#,
+            "7-2",
+            "garbage",
+            r#""7-x""#,
+            "",
+            "*, x",
+        ] {
             assert_eq!(if_match(7, Some(h)), Some(Expected(vec![])), "{h}");
         }
     }
