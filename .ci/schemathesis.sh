@@ -17,6 +17,7 @@ BIN="${CARGO_TARGET_DIR:-target}/debug"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 MAX_EXAMPLES="${ST_MAX_EXAMPLES:-30}"
 MAX_TIME="${ST_MAX_TIME:-70}"
+CONFIG="$PWD/.ci/schemathesis.toml"
 VENV="${ST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/task-management/schemathesis-$ST_VERSION}"
 
 for b in auth task; do
@@ -79,14 +80,15 @@ for svc in ${ST_SERVICES:-task auth}; do
     prefix=tasks
     [ "$svc" = auth ] && prefix=auth
     echo "=== schemathesis: $svc ($base/$prefix/openapi.json)"
-    "$VENV/bin/st" --no-color --config-file .ci/schemathesis.toml run "$base/$prefix/openapi.json" \
+    # From the scratch directory: schemathesis keeps its cache in ./.schemathesis.
+    (cd "$WORK" && "$VENV/bin/st" --no-color --config-file "$CONFIG" run "$base/$prefix/openapi.json" \
         --checks all \
         --header "Authorization: Bearer $TOKEN" \
         --max-examples "$MAX_EXAMPLES" \
         --max-time "$MAX_TIME" \
         --workers 2 \
         --seed "${ST_SEED:-1}" \
-        --output-truncate true || status=1
+        --output-truncate true) || status=1
 done
 
 if grep -q '"level":"ERROR"' "$WORK"/*.log; then
