@@ -161,6 +161,8 @@ pub mod status {
     pub const TOO_MANY_REQUESTS: u16 = 1 << 7;
     pub const INTERNAL: u16 = 1 << 8;
     pub const UNAVAILABLE: u16 = 1 << 9;
+    pub const PRECONDITION_FAILED: u16 = 1 << 10;
+    pub const UNPROCESSABLE: u16 = 1 << 11;
     /// What any operation with a JSON body can answer before its handler runs.
     pub const JSON_BODY: u16 = BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
     /// What any operation behind a bearer token can answer.
@@ -186,6 +188,11 @@ const DOCUMENTED: &[(u16, u16, &str)] = &[
     (status::NOT_FOUND, 404, "No such resource"),
     (status::CONFLICT, 409, "Conflict with an existing resource"),
     (
+        status::PRECONDITION_FAILED,
+        412,
+        "If-Match does not name the resource's current version",
+    ),
+    (
         status::PAYLOAD_TOO_LARGE,
         413,
         "Request body over the size limit (64 KiB)",
@@ -194,6 +201,11 @@ const DOCUMENTED: &[(u16, u16, &str)] = &[
         status::UNSUPPORTED_MEDIA_TYPE,
         415,
         "Content type is not application/json",
+    ),
+    (
+        status::UNPROCESSABLE,
+        422,
+        "Well-formed, but not processable (e.g. an Idempotency-Key reused with another body)",
     ),
     (
         status::TOO_MANY_REQUESTS,

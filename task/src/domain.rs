@@ -6,20 +6,22 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 /// Text never reaches the database with a NUL: PostgreSQL refuses it, SQLite truncates.
 const NUL: &str = "must not contain NUL characters";
 
-/// 1–200 characters, surrounding white space removed.
+/// 1–200 characters as sent, not all white space; surrounding white space is removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskTitle(String);
 
 impl TaskTitle {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let t = raw.trim();
-        if t.contains('\0') {
+        if raw.contains('\0') {
             return Err(NUL);
         }
-        match t.chars().count() {
-            0 => Err("must not be empty"),
-            1..=200 => Ok(Self(t.to_owned())),
-            _ => Err("must be at most 200 characters long"),
+        // Counted before trimming, so that the limit is one a schema can state.
+        if raw.chars().count() > 200 {
+            return Err("must be at most 200 characters long");
+        }
+        match raw.trim() {
+            "" => Err("must not be empty"),
+            t => Ok(Self(t.to_owned())),
         }
     }
 
@@ -97,9 +99,39 @@ impl Priority {
 }
 
 /// A due date: RFC 3339, or what HTML `date` (`2025-01-31`) and `datetime-local`
-/// (`2025-01-31T17:30`, optionally with seconds) controls send, read as UTC.
+/// (`2025-01-31T17:30`, optionally with seconds) controls send, read as UTC. Nothing
+/// around it, not even white space: what is accepted is exactly what the spec says.
 pub fn parse_due_date(raw: &str) -> Result<DateTime<Utc>, &'static str> {
-    parse_due_date_exact(raw.trim()).map(platform::db::truncate)
+    if !has_date_time_shape(raw) {
+        return Err(DUE_DATE_FORMATS);
+    }
+    parse_due_date_exact(raw).map(platform::db::truncate)
+}
+
+const DUE_DATE_FORMATS: &str = "must be an RFC 3339 date-time, YYYY-MM-DD or YYYY-MM-DDTHH:MM";
+
+/// `YYYY-MM-DD`, optionally followed by `THH:MM`, `:SS` and more, with every field of its
+/// full width and no white space: chrono alone would also take `2025-1-31` or ` 2025-01-31`.
+fn has_date_time_shape(raw: &str) -> bool {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd";
+    let bytes = raw.as_bytes();
+    let checked = match bytes.len() {
+        10 => 10,
+        16 => 16,
+        n if n > 16 && bytes[16] != b':' => 16,
+        n if n >= 19 => 19,
+        _ => return false,
+    };
+    let fits = SHAPE
+        .iter()
+        .zip(bytes)
+        .take(checked)
+        .all(|(&want, &got)| match want {
+            b'd' => got.is_ascii_digit(),
+            b'T' => got.eq_ignore_ascii_case(&b'T'),
+            other => got == other,
+        });
+    fits && !bytes.iter().any(u8::is_ascii_whitespace)
 }
 
 fn parse_due_date_exact(raw: &str) -> Result<DateTime<Utc>, &'static str> {
@@ -121,7 +153,7 @@ fn parse_due_date_exact(raw: &str) -> Result<DateTime<Utc>, &'static str> {
             .expect("midnight exists")
             .and_utc());
     }
-    Err("must be an RFC 3339 date-time, YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+    Err(DUE_DATE_FORMATS)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +199,8 @@ pub struct Task {
     pub due_date: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// 1 when created, one more after each update: what an ETag names.
+    pub version: i64,
 }
 
 /// Who may see or change a task: its owner, nobody else.
@@ -202,6 +236,41 @@ pub fn parse_offset(raw: Option<u64>) -> Result<u64, &'static str> {
     }
 }
 
+/// The versions a conditional write (`If-Match`) accepts: the write happens only while the
+/// task's current version is one of them, so nobody else's write can slip in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected(pub Vec<i64>);
+
+impl Expected {
+    pub fn admits(&self, version: i64) -> bool {
+        self.0.contains(&version)
+    }
+}
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// A client's name for one create request, so that a retry does not create it twice:
+/// 1–255 characters, unique per user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if raw.contains('\0') {
+            return Err(NUL);
+        }
+        match raw.chars().count() {
+            1..=255 => Ok(Self(raw.to_owned())),
+            _ => Err("must be 1 to 255 characters long"),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +280,8 @@ mod tests {
         assert!(TaskTitle::parse("").is_err());
         assert!(TaskTitle::parse("   ").is_err());
         assert_eq!(TaskTitle::parse("  a ").unwrap().into_inner(), "a");
+        assert!(TaskTitle::parse(" \t ").is_err());
+        assert!(TaskTitle::parse(&format!(" {} ", "a".repeat(199))).is_err());
         assert!(TaskTitle::parse(&"é".repeat(200)).is_ok());
         assert!(TaskTitle::parse(&"é".repeat(201)).is_err());
     }
@@ -226,7 +297,18 @@ mod tests {
             "2025-01-31T15:30:00+00:00"
         );
         assert_eq!(utc("2025-01-31T17:30:00Z"), "2025-01-31T17:30:00+00:00");
-        for bad in ["tomorrow", "2025-13-01", "31/01/2025", ""] {
+        for bad in [
+            "tomorrow",
+            "2025-13-01",
+            "31/01/2025",
+            "",
+            " 2025-01-31",
+            "2025-01-31 ",
+            "2025-1-31",
+            "2025-01-31T1:30",
+            "2025-01-31 17:30:00Z",
+            "+2025-01-31",
+        ] {
             assert!(parse_due_date(bad).is_err(), "{bad}");
         }
     }
@@ -238,6 +320,14 @@ mod tests {
         assert!(parse_limit(Some(0)).is_err());
         assert_eq!(parse_offset(Some(i64::MAX as u64)), Ok(i64::MAX as u64));
         assert!(parse_offset(Some(i64::MAX as u64 + 1)).is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_are_1_to_255_characters() {
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
+        assert!(IdempotencyKey::parse(&"é".repeat(255)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
     }
 
     #[test]

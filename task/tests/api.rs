@@ -415,7 +415,7 @@ fn committed_spec_matches_the_code() {
         (
             "/tasks",
             "post",
-            vec!["400", "401", "413", "415", "500", "503"],
+            vec!["400", "401", "409", "413", "415", "422", "500", "503"],
         ),
         ("/tasks", "get", vec!["400", "401", "500", "503"]),
         (
@@ -426,12 +426,14 @@ fn committed_spec_matches_the_code() {
         (
             "/tasks/{id}",
             "put",
-            vec!["400", "401", "403", "404", "413", "415", "500", "503"],
+            vec![
+                "400", "401", "403", "404", "412", "413", "415", "500", "503",
+            ],
         ),
         (
             "/tasks/{id}",
             "delete",
-            vec!["400", "401", "403", "404", "500", "503"],
+            vec!["400", "401", "403", "404", "412", "500", "503"],
         ),
         ("/tasks/ready", "get", vec!["500", "503"]),
     ] {
@@ -455,4 +457,43 @@ fn committed_spec_matches_the_code() {
         spec["components"]["securitySchemes"]["BearerToken"]["bearerFormat"],
         "JWT"
     );
+    // Conditional requests and retries: the headers and statuses are documented.
+    let etag_on = |path: &str, method: &str, status: &str| {
+        spec["paths"][path][method]["responses"][status]["headers"]
+            .as_object()
+            .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("etag")))
+    };
+    assert!(etag_on("/tasks", "post", "201"));
+    assert!(etag_on("/tasks/{id}", "get", "200"));
+    assert!(etag_on("/tasks/{id}", "get", "304"));
+    assert!(etag_on("/tasks/{id}", "put", "200"));
+    let header_params = |path: &str, method: &str| -> Vec<String> {
+        spec["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "header")
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(header_params("/tasks", "post"), ["Idempotency-Key"]);
+    assert_eq!(header_params("/tasks/{id}", "get"), ["If-None-Match"]);
+    assert_eq!(header_params("/tasks/{id}", "put"), ["If-Match"]);
+    assert_eq!(header_params("/tasks/{id}", "delete"), ["If-Match"]);
+    // Fields answered as null are nullable; request fields accept null only where the
+    // parser does.
+    let schemas = &spec["components"]["schemas"];
+    for field in ["description", "due_date"] {
+        assert_eq!(
+            schemas["Task"]["properties"][field]["nullable"], true,
+            "{field}"
+        );
+        for request in ["CreateTaskRequest", "UpdateTaskRequest"] {
+            assert_eq!(schemas[request]["properties"][field]["nullable"], true);
+        }
+    }
+    for request in ["CreateTaskRequest", "UpdateTaskRequest"] {
+        assert!(schemas[request]["properties"]["title"]["nullable"].is_null());
+        assert_eq!(schemas[request]["properties"]["title"]["maxLength"], 200);
+    }
 }

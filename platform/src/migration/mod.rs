@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_users;
 mod m0002_tasks;
 mod m0003_login_throttle;
+mod m0005_task_versions;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_users::Migration),
             Box::new(m0002_tasks::Migration),
             Box::new(m0003_login_throttle::Migration),
+            Box::new(m0005_task_versions::Migration),
         ]
     }
 }
@@ -43,6 +45,19 @@ pub enum Tasks {
     DueDate,
     CreatedAt,
     UpdatedAt,
+    Version,
+}
+
+#[derive(DeriveIden)]
+pub enum IdempotencyKeys {
+    Table,
+    Id,
+    UserId,
+    Key,
+    RequestHash,
+    Status,
+    ResponseBody,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]

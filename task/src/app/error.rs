@@ -10,6 +10,15 @@ pub enum TaskError {
     NotFound(i64),
     #[error("task belongs to another user")]
     Forbidden,
+    /// `If-Match` named a version that is not the task's current one.
+    #[error("task {0} is not at the expected version")]
+    VersionMismatch(i64),
+    /// A request with the same idempotency key is still being processed.
+    #[error("idempotency key in use by a request in progress")]
+    KeyInProgress,
+    /// The idempotency key was used before with another request body.
+    #[error("idempotency key reused with another request")]
+    KeyReused,
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("no verification keys")]

@@ -3,6 +3,7 @@
 //! nothing of HTTP.
 
 pub mod error;
+pub mod idempotency;
 pub mod jwks_cache;
 pub mod state;
 pub mod tasks;

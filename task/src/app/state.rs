@@ -4,11 +4,15 @@ use std::sync::Arc;
 
 use platform::{config::DbSource, db::Database, secrets::Secrets};
 
-use crate::{app::jwks_cache::JwksCache, config::TaskConfig};
+use crate::{
+    app::{idempotency::Sweeper, jwks_cache::JwksCache},
+    config::TaskConfig,
+};
 
 pub struct State {
     pub db: Database,
     pub keys: Arc<JwksCache>,
+    pub sweeper: Sweeper,
 }
 
 impl State {
@@ -20,6 +24,10 @@ impl State {
         let keys = Arc::new(JwksCache::new(cfg.keys.clone(), cfg.jwt.clone())?);
         let db = Database::connect(cfg.common.database.clone(), secrets).await?;
         keys.load_at_startup().await;
-        Ok(Arc::new(Self { db, keys }))
+        Ok(Arc::new(Self {
+            db,
+            keys,
+            sweeper: Sweeper::default(),
+        }))
     }
 }

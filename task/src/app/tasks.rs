@@ -3,7 +3,7 @@
 
 use crate::{
     app::{State, error::TaskError},
-    domain::{self, Caller, ListFilter, NewTask, Task, TaskPatch},
+    domain::{self, Caller, Expected, ListFilter, NewTask, Task, TaskPatch},
     storage::tasks::Tasks,
 };
 
@@ -40,29 +40,53 @@ impl State {
         }
     }
 
+    /// Applies `patch`; with `expected`, only while the task is at one of those versions
+    /// (checked in the same statement that writes).
     pub async fn update_task(
         &self,
         caller: Caller,
         id: i64,
         patch: TaskPatch,
+        expected: Option<Expected>,
     ) -> Result<Task, TaskError> {
         let current = self.get_task(caller, id).await?;
         if patch.is_empty() {
-            return Ok(current);
+            // Nothing to write: the precondition is checked against what we just read.
+            return match expected {
+                Some(e) if !e.admits(current.version) => Err(TaskError::VersionMismatch(id)),
+                _ => Ok(current),
+            };
         }
-        // Gone between the check and the write: a racing delete won.
-        self.tasks()
-            .update(caller, id, patch)
+        match self
+            .tasks()
+            .update(caller, id, patch, expected.as_ref())
             .await?
-            .ok_or(TaskError::NotFound(id))
+        {
+            Some(task) => Ok(task),
+            None => Err(self.why_not_written(caller, id).await),
+        }
     }
 
-    pub async fn delete_task(&self, caller: Caller, id: i64) -> Result<(), TaskError> {
+    pub async fn delete_task(
+        &self,
+        caller: Caller,
+        id: i64,
+        expected: Option<Expected>,
+    ) -> Result<(), TaskError> {
         self.get_task(caller, id).await?;
-        if self.tasks().delete(caller, id).await? {
+        if self.tasks().delete(caller, id, expected.as_ref()).await? {
             Ok(())
         } else {
-            Err(TaskError::NotFound(id))
+            Err(self.why_not_written(caller, id).await)
+        }
+    }
+
+    /// A conditional write matched no row: the task is gone (a racing delete won) or it is
+    /// at another version than the caller expected.
+    async fn why_not_written(&self, caller: Caller, id: i64) -> TaskError {
+        match self.get_task(caller, id).await {
+            Ok(_) => TaskError::VersionMismatch(id),
+            Err(e) => e,
         }
     }
 }

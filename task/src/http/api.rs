@@ -4,22 +4,27 @@
 use std::sync::Arc;
 
 use platform::{
-    ApiError, Errors,
+    ApiError, Errors, FieldError,
     health::HealthResponse,
-    status::{BAD_REQUEST, BEARER, FORBIDDEN, JSON_BODY, NOT_FOUND, UNAVAILABLE},
+    status::{
+        BAD_REQUEST, BEARER, CONFLICT, FORBIDDEN, JSON_BODY, NOT_FOUND, PRECONDITION_FAILED,
+        UNAVAILABLE, UNPROCESSABLE,
+    },
 };
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, OpenApi, Tags,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
+    types::ToJSON,
 };
 
 use crate::{
     app::State,
-    domain::{self, ListFilter, NewTask, TaskPatch},
+    domain::{self, IdempotencyKey, ListFilter, NewTask, Task as DomainTask, TaskPatch},
     http::{
         caller::Caller,
+        etag,
         schema::{
             CreateTaskRequest, Message, Priority, ReadyResponse, Status, Task, TaskBody, TaskList,
             TaskWithMessage, UpdateTaskRequest,
@@ -37,9 +42,45 @@ enum Tag {
 
 #[derive(ApiResponse)]
 pub enum TaskCreated {
-    /// The task was created.
+    /// The task was created; for a retried `Idempotency-Key`, the original answer again.
     #[oai(status = 201)]
-    Created(Json<TaskWithMessage>),
+    Created(
+        Json<TaskWithMessage>,
+        /// The task's current version, for `If-Match` and `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum TaskFound {
+    /// The task.
+    #[oai(status = 200)]
+    Ok(
+        Json<TaskBody>,
+        /// The task's current version, for `If-Match` and `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// `If-None-Match` names the task's current version: it has not changed. No body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The task's current version.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum TaskUpdated {
+    /// The task as updated.
+    #[oai(status = 200)]
+    Ok(
+        Json<TaskWithMessage>,
+        /// The task's new version, for `If-Match` and `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
 }
 
 pub struct TaskApi;
@@ -50,19 +91,47 @@ type Result<T, const S: u16> = std::result::Result<T, Errors<S>>;
 #[OpenApi]
 impl TaskApi {
     /// Create a task
+    ///
+    /// With an `Idempotency-Key`, a retry of the same request (same key, same body) within
+    /// 24 hours answers the original response and creates nothing.
     #[oai(path = "/tasks", method = "post", tag = "Tag::Tasks")]
     async fn create(
         &self,
         state: Data<&Arc<State>>,
         caller: Caller,
         body: Json<CreateTaskRequest>,
-    ) -> Result<TaskCreated, { BEARER | JSON_BODY }> {
+        /// 1–255 characters naming this request, so that it can be retried safely: the
+        /// same key with another body is 422, and while the first request with the key is
+        /// still being processed a duplicate is 409. Keys are per user.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<TaskCreated, { BEARER | JSON_BODY | CONFLICT | UNPROCESSABLE }> {
+        let key = idempotency_key
+            .0
+            .map(|k| {
+                IdempotencyKey::parse(&k).map_err(|reason| {
+                    ApiError::validation(vec![FieldError::new("Idempotency-Key", reason)])
+                })
+            })
+            .transpose()?;
+        // The request as understood, serialised canonically (keys sorted): what a retry
+        // must repeat.
+        let request = body.0.to_json_string();
         let new = NewTask::try_from(body.0).map_err(ApiError::validation)?;
-        let task = state.create_task(caller.0, new).await?;
-        Ok(TaskCreated::Created(Json(TaskWithMessage {
-            message: "Task created successfully".into(),
-            task: task.into(),
-        })))
+        let task = match key {
+            Some(key) => state
+                .create_task_once(caller.0, new, key, &request)
+                .await?
+                .into_task(),
+            None => state.create_task(caller.0, new).await?,
+        };
+        Ok(TaskCreated::Created(
+            Json(TaskWithMessage {
+                message: "Task created successfully".into(),
+                task: task.clone().into(),
+            }),
+            etag::of(&task),
+        ))
     }
 
     /// List the caller's tasks, newest first
@@ -75,14 +144,18 @@ impl TaskApi {
         status: Query<Option<Status>>,
         /// Only tasks with this priority.
         priority: Query<Option<Priority>>,
-        /// Page size: default 100, at most 500.
-        limit: Query<Option<u64>>,
+        /// Page size: default 100; more than 500 counts as 500.
+        #[oai(validator(minimum(value = "1")))]
+        limit: Query<Option<i64>>,
         /// Tasks to skip.
-        offset: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0")))]
+        offset: Query<Option<i64>>,
     ) -> Result<Json<TaskList>, { BEARER | BAD_REQUEST }> {
+        // The validators have refused negative numbers; a sign that slips through is 0.
+        let unsigned = |n: Option<i64>| n.map(|n| u64::try_from(n).unwrap_or(0));
         let mut invalid = platform::input::Invalid::default();
-        let limit = invalid.check("limit", domain::parse_limit(limit.0));
-        let offset = invalid.check("offset", domain::parse_offset(offset.0));
+        let limit = invalid.check("limit", domain::parse_limit(unsigned(limit.0)));
+        let offset = invalid.check("offset", domain::parse_offset(unsigned(offset.0)));
         let filter = invalid
             .finish(limit.zip(offset))
             .map_err(ApiError::validation)?;
@@ -108,9 +181,16 @@ impl TaskApi {
         state: Data<&Arc<State>>,
         caller: Caller,
         id: Path<i64>,
-    ) -> Result<Json<TaskBody>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
+        /// ETags of versions the caller has: if one is current, 304 without a body.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<TaskFound, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
         let task = state.get_task(caller.0, id.0).await?;
-        Ok(Json(TaskBody { task: task.into() }))
+        let tag = etag::of(&task);
+        if etag::none_match_hits(&task, if_none_match.0.as_deref()) {
+            return Ok(TaskFound::NotModified(tag));
+        }
+        Ok(TaskFound::Ok(Json(TaskBody { task: task.into() }), tag))
     }
 
     /// Update any subset of a task's fields
@@ -121,13 +201,15 @@ impl TaskApi {
         caller: Caller,
         id: Path<i64>,
         body: Json<UpdateTaskRequest>,
-    ) -> Result<Json<TaskWithMessage>, { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND }> {
+        /// Update only if the task is still at this version (its ETag); else 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+    ) -> Result<TaskUpdated, { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED }>
+    {
         let patch = TaskPatch::try_from(body.0).map_err(ApiError::validation)?;
-        let task = state.update_task(caller.0, id.0, patch).await?;
-        Ok(Json(TaskWithMessage {
-            message: "Task updated successfully".into(),
-            task: task.into(),
-        }))
+        let expected = etag::if_match(id.0, if_match.0.as_deref());
+        let task = state.update_task(caller.0, id.0, patch, expected).await?;
+        Ok(updated(task))
     }
 
     /// Delete a task
@@ -137,8 +219,13 @@ impl TaskApi {
         state: Data<&Arc<State>>,
         caller: Caller,
         id: Path<i64>,
-    ) -> Result<Json<Message>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
-        state.delete_task(caller.0, id.0).await?;
+        /// Delete only if the task is still at this version (its ETag); else 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+    ) -> Result<Json<Message>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED }>
+    {
+        let expected = etag::if_match(id.0, if_match.0.as_deref());
+        state.delete_task(caller.0, id.0, expected).await?;
         Ok(Json(Message {
             message: "Task deleted successfully".into(),
         }))
@@ -165,4 +252,14 @@ impl TaskApi {
             keys: "ok".into(),
         }))
     }
+}
+
+fn updated(task: DomainTask) -> TaskUpdated {
+    TaskUpdated::Ok(
+        Json(TaskWithMessage {
+            message: "Task updated successfully".into(),
+            task: task.clone().into(),
+        }),
+        etag::of(&task),
+    )
 }

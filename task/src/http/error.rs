@@ -1,6 +1,7 @@
 //! How each [`TaskError`] appears to clients: the contract's envelope and status.
 
 use platform::{ApiError, Errors, db, jwt::TokenError};
+use poem::http::StatusCode;
 
 use crate::app::error::TaskError;
 
@@ -9,6 +10,17 @@ impl From<TaskError> for ApiError {
         match e {
             TaskError::NotFound(id) => ApiError::not_found(format!("Task with id {id} not found")),
             TaskError::Forbidden => ApiError::forbidden(),
+            TaskError::VersionMismatch(id) => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!("Task with id {id} has changed: If-Match does not name its current ETag"),
+            ),
+            TaskError::KeyInProgress => ApiError::conflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly",
+            ),
+            TaskError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "This Idempotency-Key was already used with a different request body",
+            ),
             TaskError::Token(t) => ApiError::unauthorized(t.to_string()),
             TaskError::NoKeys => {
                 ApiError::unavailable("Token verification keys are unavailable; try again shortly")

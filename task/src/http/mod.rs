@@ -4,6 +4,7 @@
 pub mod api;
 pub mod caller;
 pub mod error;
+pub mod etag;
 pub mod schema;
 
 use std::sync::Arc;

@@ -1,11 +1,18 @@
 //! The bodies the task API reads and writes, and their conversion into domain types.
 
+use std::{borrow::Cow, marker::PhantomData};
+
 use chrono::{DateTime, Utc};
 use platform::{
     FieldError,
     input::{Field, Invalid, Optional, Required},
 };
-use poem_openapi::{Enum, Object};
+use poem_openapi::{
+    Enum, Object,
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
 
 use crate::domain::{self, Description, NewTask, Task as DomainTask, TaskPatch, TaskTitle};
 
@@ -74,9 +81,13 @@ pub struct Task {
     /// The owner.
     pub user_id: i64,
     pub title: String,
+    /// Always present; `null` when there is none.
+    #[oai(nullable)]
     pub description: Option<String>,
     pub status: Status,
     pub priority: Priority,
+    /// Always present; `null` when there is none.
+    #[oai(nullable)]
     pub due_date: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -101,16 +112,19 @@ impl From<DomainTask> for Task {
 /// A new task.
 #[derive(Object, Debug)]
 pub struct CreateTaskRequest {
-    /// 1–200 characters.
-    pub title: Required<String>,
-    /// At most 10 000 characters.
-    pub description: Optional<String>,
+    /// 1–200 characters, not all white space (which is trimmed off), no NUL.
+    pub title: Required<Text<TitleRules>>,
+    /// At most 10 000 characters, no NUL; `null` for none.
+    #[oai(nullable)]
+    pub description: Optional<Text<DescriptionRules>>,
     /// Default `pending`.
     pub status: Optional<Status>,
     /// Default `medium`.
     pub priority: Optional<Priority>,
-    /// RFC 3339, or `YYYY-MM-DD` / `YYYY-MM-DDTHH:MM` as HTML date controls send (UTC).
-    pub due_date: Optional<String>,
+    /// RFC 3339, or what HTML date controls send, `YYYY-MM-DD` or
+    /// `YYYY-MM-DDTHH:MM[:SS[.fff]]`, read as UTC; `null` for none.
+    #[oai(nullable)]
+    pub due_date: Optional<Text<DueDateRules>>,
 }
 
 impl TryFrom<CreateTaskRequest> for NewTask {
@@ -120,7 +134,7 @@ impl TryFrom<CreateTaskRequest> for NewTask {
     fn try_from(req: CreateTaskRequest) -> Result<Self, Self::Error> {
         let mut invalid = Invalid::default();
         let title = invalid
-            .required_string("title", req.title)
+            .required_string("title", plain(req.title))
             .and_then(|t| invalid.check("title", TaskTitle::parse(&t)));
         let description = clearable(
             &mut invalid,
@@ -147,11 +161,16 @@ impl TryFrom<CreateTaskRequest> for NewTask {
 /// Any subset of a task's fields; `null` clears `description` or `due_date`.
 #[derive(Object, Debug)]
 pub struct UpdateTaskRequest {
-    pub title: Optional<String>,
-    pub description: Optional<String>,
+    /// 1–200 characters, not all white space (which is trimmed off), no NUL.
+    pub title: Optional<Text<TitleRules>>,
+    /// At most 10 000 characters, no NUL; `null` clears it.
+    #[oai(nullable)]
+    pub description: Optional<Text<DescriptionRules>>,
     pub status: Optional<Status>,
     pub priority: Optional<Priority>,
-    pub due_date: Optional<String>,
+    /// As for a new task; `null` clears it.
+    #[oai(nullable)]
+    pub due_date: Optional<Text<DueDateRules>>,
 }
 
 impl TryFrom<UpdateTaskRequest> for TaskPatch {
@@ -163,7 +182,7 @@ impl TryFrom<UpdateTaskRequest> for TaskPatch {
             Field::Missing => None,
             Field::Null => invalid.check("title", Err("must not be null")),
             Field::WrongType => invalid.check("title", Err("must be a string")),
-            Field::Value(t) => invalid.check("title", TaskTitle::parse(&t)),
+            Field::Value(t) => invalid.check("title", TaskTitle::parse(&t.0)),
         };
         let patch = Self {
             title,
@@ -188,17 +207,151 @@ const STATUS_VALUES: &str = "must be one of pending, in_progress, completed";
 const PRIORITY_VALUES: &str = "must be one of low, medium, high";
 
 /// A nullable field: `None` absent, `Some(None)` null, `Some(Some(v))` a value.
-fn clearable<T>(
+fn clearable<T, R>(
     invalid: &mut Invalid,
     field: &str,
-    input: Optional<String>,
+    input: Optional<Text<R>>,
     parse: impl FnOnce(String) -> Result<T, &'static str>,
 ) -> Option<Option<T>> {
     match input {
         Field::Missing => None,
         Field::Null => Some(None),
         Field::WrongType => invalid.check(field, Err("must be a string or null")),
-        Field::Value(v) => invalid.check(field, parse(v)).map(Some),
+        Field::Value(v) => invalid.check(field, parse(v.0)).map(Some),
+    }
+}
+
+/// A string in a request body whose schema states the rules the domain checks. Parsing
+/// accepts any string, so that every bad field is reported at once with the domain's
+/// words; the schema tells clients (and schemathesis) exactly what will be accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text<R>(pub String, PhantomData<R>);
+
+/// What a [`Text`] field's schema says.
+pub trait TextRules: Send + Sync {
+    const NAME: &'static str;
+    fn schema() -> MetaSchema;
+}
+
+impl<R: TextRules> Type for Text<R> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        R::NAME.into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(R::schema()))
+    }
+
+    fn as_raw_value(&self) -> Option<&String> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl<R: TextRules> ParseFromJSON for Text<R> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        String::parse_from_json(value)
+            .map(|s| Self(s, PhantomData))
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl<R: TextRules> ToJSON for Text<R> {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+/// What a [`Text`] field held, as plain text.
+fn plain<R, const REQUIRED: bool>(field: Field<Text<R>, REQUIRED>) -> Field<String, REQUIRED> {
+    match field {
+        Field::Missing => Field::Missing,
+        Field::Null => Field::Null,
+        Field::WrongType => Field::WrongType,
+        Field::Value(t) => Field::Value(t.0),
+    }
+}
+
+/// A character that is neither NUL nor white space as Rust's `trim` sees it (Unicode
+/// `White_Space`), spelled out so that every regex dialect reads it alike.
+const NOT_BLANK: &str =
+    r"[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TitleRules;
+
+impl TextRules for TitleRules {
+    const NAME: &'static str = "string(title)";
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(1),
+            max_length: Some(200),
+            pattern: Some(format!(r"^[^\u0000]*{NOT_BLANK}[^\u0000]*$")),
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescriptionRules;
+
+impl TextRules for DescriptionRules {
+    const NAME: &'static str = "string(description)";
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            max_length: Some(10_000),
+            pattern: Some(r"^[^\u0000]*$".into()),
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDateRules;
+
+/// `YYYY-MM-DD` of a date that exists (29 February in leap years only).
+const CALENDAR_DATE: &str = concat!(
+    r"(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])",
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)",
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))",
+    r"|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[048]|[2468][048]|[13579][26])00)-02-29)",
+);
+
+impl TextRules for DueDateRules {
+    const NAME: &'static str = "string(due_date)";
+
+    fn schema() -> MetaSchema {
+        let local = format!(
+            r"^{CALENDAR_DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{{1,9}})?)?$"
+        );
+        // Every branch admits `null` too: in OpenAPI 3.0 the field's own `nullable` does not
+        // reach into `anyOf`, and due dates are clearable wherever they appear.
+        let variant = |schema: MetaSchema| {
+            MetaSchemaRef::Inline(Box::new(MetaSchema {
+                nullable: true,
+                ..schema
+            }))
+        };
+        MetaSchema {
+            any_of: vec![
+                variant(MetaSchema::new_with_format("string", "date-time")),
+                variant(MetaSchema::new_with_format("string", "date")),
+                variant(MetaSchema {
+                    pattern: Some(local),
+                    ..MetaSchema::new("string")
+                }),
+            ],
+            ..MetaSchema::new("string")
+        }
     }
 }
 

@@ -4,12 +4,13 @@
 use platform::db::Database;
 use sea_orm::{
     ActiveValue::Set, Condition, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    entity::prelude::*,
+    entity::prelude::*, sea_query::ExprTrait,
 };
 
-use crate::domain::{Caller, ListFilter, NewTask, Priority, Status, Task, TaskPatch};
+use crate::domain::{Caller, Expected, ListFilter, NewTask, Priority, Status, Task, TaskPatch};
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// Also (de)serialised: an idempotency key's row keeps the task it created as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -23,6 +24,7 @@ pub struct Model {
     pub due_date: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -43,8 +45,32 @@ impl From<Model> for Task {
             due_date: m.due_date,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            version: m.version,
         }
     }
+}
+
+/// Inserts a new task (version 1) on `c`, which may be a transaction.
+pub(crate) async fn insert(
+    c: &impl ConnectionTrait,
+    owner: Caller,
+    new: NewTask,
+) -> Result<Model, DbErr> {
+    let now = platform::db::now();
+    ActiveModel {
+        user_id: Set(owner.user_id),
+        title: Set(new.title.into_inner()),
+        description: Set(new.description.map(|d| d.into_inner())),
+        status: Set(new.status.as_str().to_owned()),
+        priority: Set(new.priority.as_str().to_owned()),
+        due_date: Set(new.due_date),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(c)
+    .await
 }
 
 pub struct Tasks<'a> {
@@ -57,22 +83,10 @@ impl<'a> Tasks<'a> {
     }
 
     pub async fn create(&self, owner: Caller, new: NewTask) -> Result<Task, DbErr> {
-        let now = platform::db::now();
-        let model = ActiveModel {
-            user_id: Set(owner.user_id),
-            title: Set(new.title.into_inner()),
-            description: Set(new.description.map(|d| d.into_inner())),
-            status: Set(new.status.as_str().to_owned()),
-            priority: Set(new.priority.as_str().to_owned()),
-            due_date: Set(new.due_date),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        };
-        let model = &model;
+        let new = &new;
         Ok(self
             .db
-            .run(|c| async move { model.clone().insert(&c).await })
+            .run(|c| async move { insert(&c, owner, new.clone()).await })
             .await?
             .into())
     }
@@ -116,18 +130,24 @@ impl<'a> Tasks<'a> {
             .map(Task::from))
     }
 
-    /// Applies `patch` to the task `id` if `owner` still owns it, in one statement, and
-    /// returns the row as written; `None` when it is gone (a racing delete).
+    /// Applies `patch` to the task `id` if `owner` still owns it (and, with `expected`, its
+    /// version is one of those), bumping its version, in one statement; returns the row as
+    /// written, `None` when no row qualified (gone, or another version).
     pub async fn update(
         &self,
         owner: Caller,
         id: i64,
         patch: TaskPatch,
+        expected: Option<&Expected>,
     ) -> Result<Option<Task>, DbErr> {
         let mut update = Entity::update_many()
             .col_expr(Column::UpdatedAt, Expr::value(platform::db::now()))
+            .col_expr(Column::Version, Expr::col(Column::Version).add(1))
             .filter(Column::Id.eq(id))
             .filter(Column::UserId.eq(owner.user_id));
+        if let Some(Expected(versions)) = expected {
+            update = update.filter(Column::Version.is_in(versions.iter().copied()));
+        }
         if let Some(t) = patch.title {
             update = update.col_expr(Column::Title, Expr::value(t.into_inner()));
         }
@@ -151,17 +171,24 @@ impl<'a> Tasks<'a> {
         Ok(rows.into_iter().next().map(Task::from))
     }
 
-    /// Deletes the task `id` if `owner` owns it; false when there was none to delete.
-    pub async fn delete(&self, owner: Caller, id: i64) -> Result<bool, DbErr> {
+    /// Deletes the task `id` if `owner` owns it (and, with `expected`, its version is one of
+    /// those); false when no row qualified.
+    pub async fn delete(
+        &self,
+        owner: Caller,
+        id: i64,
+        expected: Option<&Expected>,
+    ) -> Result<bool, DbErr> {
+        let mut delete = Entity::delete_many()
+            .filter(Column::Id.eq(id))
+            .filter(Column::UserId.eq(owner.user_id));
+        if let Some(Expected(versions)) = expected {
+            delete = delete.filter(Column::Version.is_in(versions.iter().copied()));
+        }
+        let delete = &delete;
         let result = self
             .db
-            .run(|c| async move {
-                Entity::delete_many()
-                    .filter(Column::Id.eq(id))
-                    .filter(Column::UserId.eq(owner.user_id))
-                    .exec(&c)
-                    .await
-            })
+            .run(|c| async move { delete.clone().exec(&c).await })
             .await?;
         Ok(result.rows_affected > 0)
     }

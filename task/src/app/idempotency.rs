@@ -1,0 +1,141 @@
+//! `POST /tasks` with an `Idempotency-Key`: the first request with a key creates the task
+//! and remembers it; a retry with the same key and body within 24 h gets that task back and
+//! creates nothing; the same key with another body is refused, and so is a duplicate that
+//! arrives while the first is still being processed.
+
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    app::{State, error::TaskError},
+    domain::{Caller, IDEMPOTENCY_TTL, IdempotencyKey, NewTask, Task},
+    storage::idempotency::{Claim, IdempotencyKeys},
+};
+
+/// A claim still `in_progress` after this long belongs to a request that died (a crash, a
+/// lost connection to the database): another request with the key may take it over.
+const ABANDONED_AFTER: TimeDelta = TimeDelta::seconds(60);
+
+/// Expired keys are swept at most this often per process, at most `SWEEP_LIMIT` at a time.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+const SWEEP_LIMIT: u64 = 1000;
+
+/// When this process last swept expired keys.
+#[derive(Default)]
+pub struct Sweeper {
+    last: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// Whether the created task is new or the answer remembered for an earlier request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New(Task),
+    Replayed(Task),
+}
+
+impl Created {
+    pub fn into_task(self) -> Task {
+        match self {
+            Self::New(t) | Self::Replayed(t) => t,
+        }
+    }
+}
+
+impl State {
+    fn idempotency_keys(&self) -> IdempotencyKeys<'_> {
+        IdempotencyKeys::new(&self.db)
+    }
+
+    /// Creates `new` once per `key`: `request` is the request in a canonical form, whose
+    /// hash tells a retry from a different request under the same key.
+    pub async fn create_task_once(
+        &self,
+        caller: Caller,
+        new: NewTask,
+        key: IdempotencyKey,
+        request: &str,
+    ) -> Result<Created, TaskError> {
+        self.sweep_expired_keys().await;
+        let hash = hex(&Sha256::digest(request.as_bytes()));
+        let keys = self.idempotency_keys();
+        // A row can vanish (released, swept) or be taken over between our looks: look again,
+        // a bounded number of times.
+        for _ in 0..3 {
+            if let Some(claim) = keys.claim(caller, &key, &hash).await? {
+                return self.create_claimed(claim, caller, new).await;
+            }
+            let Some(found) = keys.find(caller, &key).await? else {
+                continue;
+            };
+            let age = platform::db::now() - found.claimed_at;
+            if age < IDEMPOTENCY_TTL {
+                if found.request_hash != hash {
+                    return Err(TaskError::KeyReused);
+                }
+                if let Some(task) = found.task {
+                    tracing::info!(
+                        task_id = task.id,
+                        user_id = caller.user_id,
+                        "idempotent create replayed"
+                    );
+                    return Ok(Created::Replayed(task));
+                }
+                if age < ABANDONED_AFTER {
+                    return Err(TaskError::KeyInProgress);
+                }
+            }
+            // Expired, or abandoned while in progress: ours if nobody beats us to it.
+            if let Some(claim) = keys.take_over(found.claim, &hash).await? {
+                return self.create_claimed(claim, caller, new).await;
+            }
+        }
+        Err(TaskError::KeyInProgress)
+    }
+
+    async fn create_claimed(
+        &self,
+        claim: Claim,
+        caller: Caller,
+        new: NewTask,
+    ) -> Result<Created, TaskError> {
+        let keys = self.idempotency_keys();
+        match keys.create_task(claim, caller, new).await {
+            Ok(Some(task)) => {
+                tracing::info!(task_id = task.id, user_id = caller.user_id, "task created");
+                Ok(Created::New(task))
+            }
+            // Taken over after we were presumed dead: the other request answers for the key.
+            Ok(None) => Err(TaskError::KeyInProgress),
+            Err(e) => {
+                if let Err(release) = keys.release(claim).await {
+                    tracing::warn!(error = %release, "could not release an idempotency key");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Deletes a bounded batch of expired keys, at most once per `SWEEP_EVERY`, and only
+    /// if no other request of this process is sweeping already.
+    async fn sweep_expired_keys(&self) {
+        let Ok(mut last) = self.sweeper.last.try_lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < SWEEP_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let cutoff = platform::db::now() - IDEMPOTENCY_TTL;
+        match self.idempotency_keys().sweep(cutoff, SWEEP_LIMIT).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "expired idempotency keys swept"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired idempotency keys failed"),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
