@@ -61,7 +61,7 @@ async fn two_instances_starting_together_on_postgres_both_come_up() {
         .unwrap();
     assert_eq!(
         row.try_get::<i64>("", "n").unwrap(),
-        2,
+        3,
         "each migration applied once"
     );
 }

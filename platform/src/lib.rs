@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod middleware;
 pub mod migration;
+pub mod revocation;
 pub mod secrets;
 pub mod server;
 pub mod startup;

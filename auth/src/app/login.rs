@@ -56,3 +56,37 @@ impl State {
         }
     }
 }
+
+/// The throttle as the account operations use it: a wrong password confirming a password
+/// change or an account deletion counts as a failed login, and is refused while logins are.
+impl State {
+    /// `Some(seconds to wait)` while `username_folded` or `addr` may not try a password.
+    pub async fn login_wait(
+        &self,
+        username_folded: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<Option<u64>, AuthError> {
+        let addr_key = addr.map(|a| a.to_string());
+        Ok([
+            self.by_username.check(username_folded).err(),
+            addr_key
+                .as_deref()
+                .and_then(|k| self.by_address.check(k).err()),
+        ]
+        .into_iter()
+        .flatten()
+        .max())
+    }
+
+    pub async fn record_login_failure(
+        &self,
+        username_folded: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        self.by_username.record_failure(username_folded);
+        if let Some(a) = addr {
+            self.by_address.record_failure(&a.to_string());
+        }
+        Ok(())
+    }
+}

@@ -1,3 +1,5 @@
 //! Persistence: each table behind a small repository that speaks domain types.
 
+pub mod accounts;
+pub mod revoked_tokens;
 pub mod users;
