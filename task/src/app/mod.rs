@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod jwks_cache;
+pub mod revocation;
 pub mod state;
 pub mod tasks;
 

@@ -4,11 +4,15 @@ use std::sync::Arc;
 
 use platform::{config::DbSource, db::Database, secrets::Secrets};
 
-use crate::{app::jwks_cache::JwksCache, config::TaskConfig};
+use crate::{
+    app::{jwks_cache::JwksCache, revocation::RevocationCache},
+    config::TaskConfig,
+};
 
 pub struct State {
     pub db: Database,
     pub keys: Arc<JwksCache>,
+    pub revocation: RevocationCache,
 }
 
 impl State {
@@ -20,6 +24,12 @@ impl State {
         let keys = Arc::new(JwksCache::new(cfg.keys.clone(), cfg.jwt.clone())?);
         let db = Database::connect(cfg.common.database.clone(), secrets).await?;
         keys.load_at_startup().await;
-        Ok(Arc::new(Self { db, keys }))
+        let revocation =
+            RevocationCache::new(cfg.keys.revocation_ttl, cfg.keys.revocation_max_users);
+        Ok(Arc::new(Self {
+            db,
+            keys,
+            revocation,
+        }))
     }
 }

@@ -1,3 +1,4 @@
 //! Persistence: each table behind a small repository that speaks domain types.
 
+pub mod revocation;
 pub mod tasks;
