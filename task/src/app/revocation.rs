@@ -97,3 +97,63 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(user_id: i64, iat: i64, jti: &str) -> Claims {
+        Claims {
+            sub: user_id.to_string(),
+            user_id,
+            username: "u".into(),
+            email: "u@x.io".into(),
+            role: "user".into(),
+            iat,
+            exp: iat + 3600,
+            iss: "i".into(),
+            aud: "a".into(),
+            jti: jti.into(),
+        }
+    }
+
+    #[test]
+    fn fresh_entries_answer_stale_ones_miss() {
+        let cache = RevocationCache::new(Duration::from_secs(60), 10);
+        assert_eq!(cache.lookup(&claims(1, 100, "a")), None);
+        let mut user = UserTokens::default();
+        user.revoked_jtis.insert("gone".into());
+        cache.store(1, Instant::now(), Some(user));
+        cache.store(2, Instant::now(), None);
+        assert_eq!(cache.lookup(&claims(1, 100, "a")), Some(false));
+        assert_eq!(cache.lookup(&claims(1, 100, "gone")), Some(true));
+        assert_eq!(
+            cache.lookup(&claims(2, 100, "a")),
+            Some(true),
+            "no such user"
+        );
+        let old = Instant::now() - Duration::from_secs(61);
+        cache.store(3, old, Some(UserTokens::default()));
+        assert_eq!(
+            cache.lookup(&claims(3, 100, "a")),
+            None,
+            "older than the TTL"
+        );
+    }
+
+    #[test]
+    fn the_map_stays_bounded() {
+        let cache = RevocationCache::new(Duration::from_secs(60), 3);
+        let old = Instant::now() - Duration::from_secs(61);
+        cache.store(1, old, None);
+        cache.store(2, Instant::now(), None);
+        cache.store(3, Instant::now(), None);
+        cache.store(4, Instant::now(), None);
+        assert_eq!(cache.len(), 3, "the expired entry made room");
+        for id in 5..100 {
+            cache.store(id, Instant::now(), None);
+            assert!(cache.len() <= 3);
+        }
+        assert_eq!(cache.lookup(&claims(99, 1, "a")), Some(true));
+    }
+}
