@@ -309,3 +309,50 @@ async fn run_case(
     }
     Ok(())
 }
+
+/// Not a check: the cost of the revocation check per request, printed. Runs only with
+/// `MEASURE_REVOCATION=1` (it loads the machine for about 20 s). TTL 0 makes every request
+/// a cache miss (one query each: what the check would cost without the cache); the default
+/// TTL makes (almost) every request a hit (no query).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement; run with MEASURE_REVOCATION=1 --run-ignored only"]
+async fn measure_revocation_cost() {
+    if std::env::var("MEASURE_REVOCATION").is_err() {
+        return;
+    }
+    let secs: u64 = std::env::var("MEASURE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    for backend in backends() {
+        for ttl in [Duration::ZERO, KeySettings::new("x").revocation_ttl] {
+            let s = Stack::start_tuned(backend, |k| k.revocation_ttl = ttl).await;
+            let (token, _) = s.user("load").await;
+            assert_eq!(s.create(&token, json!({"title": "t"})).await.0, 201);
+            let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (api, token) = (s.api.clone(), token.clone());
+                    tokio::spawn(async move {
+                        let mut n = 0u64;
+                        while std::time::Instant::now() < deadline {
+                            assert_eq!(api.get("/tasks", Some(&token)).await.0, 200);
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for w in workers {
+                total += w.await.unwrap();
+            }
+            eprintln!(
+                "{backend:?} ttl={ttl:?}: {total} GET /tasks in {secs} s = {:.0} req/s, {:.2} ms each (4 concurrent, debug build)",
+                total as f64 / secs as f64,
+                (secs * 4 * 1000) as f64 / total as f64
+            );
+            s.stop().await;
+        }
+    }
+}
