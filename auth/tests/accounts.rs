@@ -209,8 +209,9 @@ async fn wrong_current_passwords_count_toward_login_throttling() {
 async fn delete_removes_the_user_and_their_tasks_and_frees_the_names() {
     for backend in backends() {
         let s = TestAuth::start(backend).await;
-        let (token, id) = s.api.user("dana").await;
+        // Dana has the highest id, which SQLite would hand out again without AUTOINCREMENT.
         let (other, other_id) = s.api.user("eve").await;
+        let (token, id) = s.api.user("dana").await;
         for (owner, title) in [(id, "a"), (id, "b"), (other_id, "c")] {
             execute(
                 &s,
