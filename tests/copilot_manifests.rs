@@ -26,7 +26,10 @@ const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[
     ("AWS_REGION", "Fargate sets it"),
     ("AWS_ENDPOINT_URL", "only for a local emulator"),
     ("CORS_ALLOWED_ORIGINS", "no browser origin yet"),
-    ("SSL_CERT_FILE", "the image sets it (flake.nix), not the manifest"),
+    (
+        "SSL_CERT_FILE",
+        "the image sets it (flake.nix), not the manifest",
+    ),
 ];
 
 // --- the manifests, as far as this application uses them ------------------------------------

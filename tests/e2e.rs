@@ -216,6 +216,129 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
     }
 }
 
+/// How long a token ended at auth may keep working at task: the contract's bound.
+const REVOCATION_BOUND: Duration = Duration::from_secs(30);
+
+/// Polls `GET /tasks` with `token` until task refuses it as revoked; how long that took.
+async fn until_revoked_at_task(c: &Client, token: &str) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let (status, body) = c.call(Method::GET, "/tasks", Some(token), None).await;
+        if status == 401 {
+            assert_eq!(body["message"], "Token has been revoked", "{body}");
+            return start.elapsed();
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            start.elapsed() < REVOCATION_BOUND,
+            "task still accepts a token ended at auth"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_ended_at_auth_are_refused_by_task_within_the_bound_and_deleted_tasks_are_gone() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let key = auth::app::signing_keys::generate_pem();
+        let mut auth = start_auth(&db, &key, None);
+        auth.wait_healthy("/auth/ready").await;
+        let mut task = ServiceProcess::spawn(
+            &workspace_binary("task"),
+            &env(&[("DATABASE_URL", &db.url), ("AUTH_SERVICE_URL", &auth.base)]),
+        );
+        task.wait_healthy("/tasks/ready").await;
+        let router = router_process(&auth.base, &task.base).await;
+        let c = Client {
+            api: Api::new(router.base.clone()),
+        };
+        for name in ["stays", "leaves"] {
+            let (status, body) = c.register(name, &format!("{name}@x.io"), "password1").await;
+            assert_eq!(status, 201, "{backend:?} {body}");
+        }
+        let (logged_out, kept) = (c.login("stays").await, c.login("stays").await);
+        let leaver = c.login("leaves").await;
+        for token in [&kept, &leaver, &leaver] {
+            let (status, _) = c
+                .call(
+                    Method::POST,
+                    "/tasks",
+                    Some(token),
+                    Some(json!({"title": "t"})),
+                )
+                .await;
+            assert_eq!(status, 201);
+        }
+        // Task has seen every token (its cache holds both users' state).
+        for token in [&logged_out, &kept, &leaver] {
+            assert_eq!(
+                c.call(Method::GET, "/tasks", Some(token), None).await.0,
+                200
+            );
+        }
+
+        let (status, _) = c
+            .call(Method::POST, "/auth/logout", Some(&logged_out), None)
+            .await;
+        assert_eq!(status, 200);
+        let (status, body) = c
+            .call(
+                Method::DELETE,
+                "/auth/me",
+                Some(&leaver),
+                Some(json!({"password": "password1"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        // At auth at once.
+        for token in [&logged_out, &leaver] {
+            let (status, body) = c
+                .call(Method::POST, "/auth/validate", Some(token), None)
+                .await;
+            assert_eq!(
+                (status, &body["message"]),
+                (401, &json!("Token has been revoked"))
+            );
+        }
+        // At task within the bound (its cache's TTL, 15 s by default).
+        let (a, b) = tokio::join!(
+            until_revoked_at_task(&c, &logged_out),
+            until_revoked_at_task(&c, &leaver)
+        );
+        eprintln!("{backend:?}: refused at task after {a:?} (logout) and {b:?} (deletion)");
+        let (status, list) = c.call(Method::GET, "/tasks", Some(&kept), None).await;
+        assert_eq!(
+            (status, &list["total"]),
+            (200, &json!(1)),
+            "the other token lives"
+        );
+
+        // The deleted account's tasks are gone; its names are free again.
+        let conn = db.connect().await;
+        use sea_orm::ConnectionTrait;
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM tasks",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.try_get::<i64>("", "n").unwrap(),
+            1,
+            "only the kept user's task"
+        );
+        let _ = conn.close().await;
+        let (status, _) = c.register("leaves", "leaves@x.io", "password1").await;
+        assert_eq!(status, 201);
+        task.terminate();
+        assert!(task.wait_exit(Duration::from_secs(30)).await.success());
+        auth.kill();
+    }
+}
+
 async fn router_process(auth: &str, task: &str) -> ServiceProcess {
     let mut p = ServiceProcess::spawn_args(
         &workspace_binary("task-management"),

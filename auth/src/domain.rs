@@ -159,11 +159,22 @@ pub struct User {
     pub username: String,
     pub email: String,
     pub created_at: DateTime<Utc>,
+    /// Tokens issued before this were ended by a password change or logout-all; new ones
+    /// are issued at or after it (`platform::revocation`).
+    pub tokens_valid_after: Option<DateTime<Utc>>,
 }
 
 impl User {
     /// Every user has this role; the claim exists for verifiers that authorise by role.
     pub const ROLE: &'static str = "user";
+}
+
+/// A password change: the current password is only bounded (like a login's), the new one
+/// follows the registration rules.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub current: LoginPassword,
+    pub new: Password,
 }
 
 /// Which unique field a registration collided with.

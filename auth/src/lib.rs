@@ -5,11 +5,12 @@
 //!
 //! - `http` — routes, request/response bodies (`schema`, converted into domain types with
 //!   `TryFrom`), the bearer-token scheme (`caller`), errors as the envelope (`error`);
-//! - `app` — the operations (`register`, `login`), token issuing (`tokens`, signed by
-//!   `signing_keys`), password hashing (`password`), the login `throttle`, and the `state`
-//!   they share;
+//! - `app` — the operations (`register`, `login`, the caller's own `accounts`), token
+//!   issuing (`tokens`, signed by `signing_keys`) and ending (`revocation`), password
+//!   hashing (`password`), the login `throttle`, and the `state` they share;
 //! - `domain` — users and parsed input, plain values that depend on nothing above;
-//! - `storage` — the tables, returning domain values.
+//! - `storage` — the tables (`users`, with `accounts`' queries on it, and
+//!   `revoked_tokens`), returning domain values.
 //!
 //! `startup` wires configuration → state → routes → server; `config` reads the settings.
 

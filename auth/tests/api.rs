@@ -247,9 +247,8 @@ async fn rotation_bundle_publishes_both_and_old_tokens_stay_valid() {
         .as_str()
         .unwrap()
         .to_owned();
-    old.stop().await;
-
-    let db = testkit::db::TestDb::new(testkit::db::Backend::Sqlite).await;
+    // The same database: a token of a user that does not exist there would be revoked.
+    let db = old.stop_keeping_db().await;
     let bundle = json!({"current": new_pem, "previous": [old_pem]}).to_string();
     let cfg = common::config(&db, &bundle);
     let s = TestAuth::start_with(db, bundle, cfg).await;

@@ -216,7 +216,19 @@ async fn committed_spec_matches_the_code() {
             "post",
             vec!["400", "401", "413", "415", "429", "500", "503"],
         ),
-        ("/auth/validate", "post", vec!["401", "500"]),
+        ("/auth/validate", "post", vec!["401", "500", "503"]),
+        ("/auth/me", "get", vec!["401", "500", "503"]),
+        (
+            "/auth/me/password",
+            "put",
+            vec!["400", "401", "413", "415", "429", "500", "503"],
+        ),
+        (
+            "/auth/me",
+            "delete",
+            vec!["400", "401", "413", "415", "429", "500", "503"],
+        ),
+        ("/auth/logout", "post", vec!["400", "401", "500", "503"]),
         ("/auth/ready", "get", vec!["500", "503"]),
     ] {
         let responses = spec["paths"][path][method]["responses"]

@@ -75,6 +75,10 @@ pub enum TokenError {
     /// The token names a key we do not (yet) have.
     #[error("Invalid token")]
     UnknownKey,
+    /// Well signed and unexpired, but ended: logged out, issued before the user's last
+    /// password change or logout-all, or of a deleted user (see [`crate::revocation`]).
+    #[error("Token has been revoked")]
+    Revoked,
 }
 
 /// The `Authorization: Bearer <token>` scheme, as documented in the OpenAPI spec.

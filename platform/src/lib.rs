@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod migration;
 pub mod redact;
+pub mod revocation;
 pub mod secrets;
 pub mod server;
 pub mod startup;

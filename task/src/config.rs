@@ -18,6 +18,12 @@ pub struct KeySettings {
     pub fetch_timeout: Duration,
     /// How long start-up keeps retrying before serving without keys.
     pub startup_wait: Duration,
+    /// How long a user's revocation state (cut-off, logged-out `jti`s, existence) read from
+    /// the database is trusted: the most a token ended at auth keeps working here. The
+    /// contract allows 30 s.
+    pub revocation_ttl: Duration,
+    /// At most this many users' revocation states are cached at once.
+    pub revocation_max_users: usize,
 }
 
 impl KeySettings {
@@ -28,6 +34,8 @@ impl KeySettings {
             min_refresh_interval: Duration::from_secs(2),
             fetch_timeout: Duration::from_secs(3),
             startup_wait: Duration::from_secs(20),
+            revocation_ttl: Duration::from_secs(15),
+            revocation_max_users: 100_000,
         }
     }
 }

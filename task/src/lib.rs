@@ -6,9 +6,11 @@
 //!   `TryFrom`), the bearer-token scheme whose checker verifies the token (`caller`),
 //!   errors as the envelope (`error`);
 //! - `app` — the task operations with the ownership rule (`tasks`), the cache of the auth
-//!   service's published keys (`jwks_cache`), and the `state` they share;
+//!   service's published keys (`jwks_cache`), the cache of which tokens auth has ended
+//!   (`revocation`), and the `state` they share;
 //! - `domain` — tasks and parsed input, plain values that depend on nothing above;
-//! - `storage` — the `tasks` table, returning domain values.
+//! - `storage` — the `tasks` table, and the revocation state auth writes (`revocation`),
+//!   returning domain values.
 //!
 //! `startup` wires configuration → state → routes → server; `config` reads the settings.
 

@@ -12,6 +12,9 @@ pub enum AuthError {
     Taken(Taken),
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The password presented to confirm an account change is not the user's.
+    #[error("wrong current password")]
+    WrongPassword,
     #[error("rate limited for {0} s")]
     RateLimited(u64),
     #[error(transparent)]

@@ -43,7 +43,9 @@ impl State {
         }
     }
 
-    /// 429 while attempts for `folded_username` from `addr` are refused.
+    /// 429 while attempts for `folded_username` from `addr` are refused. The account
+    /// operations that re-check a password go through this too, so they cannot be used to
+    /// guess around the login limits.
     pub async fn refuse_if_throttled(
         &self,
         folded_username: &str,

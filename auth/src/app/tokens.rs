@@ -33,7 +33,9 @@ impl Tokens {
     }
 
     pub fn issue(&self, user: &User) -> Result<Issued, AuthError> {
-        let iat = chrono::Utc::now().timestamp();
+        // Never before the user's cut-off: a token issued in the same second as a password
+        // change or logout-all must not be born revoked.
+        let iat = platform::revocation::issued_at(chrono::Utc::now(), user.tokens_valid_after);
         let ttl = self.settings.expiration_secs;
         let claims = Claims {
             sub: user.id.to_string(),

@@ -8,19 +8,21 @@ use platform::{
     health::HealthResponse,
     jwt::JwkSet,
     middleware::client_ip,
-    status::{CONFLICT, JSON_BODY, TOO_MANY_REQUESTS, UNAUTHORIZED, UNAVAILABLE},
+    status::{
+        BAD_REQUEST, BEARER, CONFLICT, JSON_BODY, TOO_MANY_REQUESTS, UNAUTHORIZED, UNAVAILABLE,
+    },
 };
 use poem::{Request, web::Data};
-use poem_openapi::{ApiResponse, OpenApi, Tags, payload::Json};
+use poem_openapi::{ApiResponse, OpenApi, Tags, param::Query, payload::Json};
 
 use crate::{
     app::{State, error::AuthError},
-    domain::{Credentials, Registration},
+    domain::{Credentials, LoginPassword, PasswordChange, Registration},
     http::{
         caller::Caller,
         schema::{
-            LoginRequest, LoginResponse, ReadyResponse, RegisterRequest, RegisterResponse,
-            ValidateResponse,
+            ChangePasswordRequest, DeleteAccountRequest, LoginRequest, LoginResponse, MeResponse,
+            Message, ReadyResponse, RegisterRequest, RegisterResponse, ValidateResponse,
         },
     },
 };
@@ -29,6 +31,8 @@ use crate::{
 enum Tag {
     /// Registration, login and token validation
     Auth,
+    /// The caller's own account: read, change password, delete, log out
+    Account,
     /// Liveness and readiness probes
     Health,
 }
@@ -84,12 +88,91 @@ impl AuthApi {
     }
 
     /// Validate an access token
+    ///
+    /// A token ended by logout, a password change or account deletion is answered with
+    /// 401 "Token has been revoked".
     #[oai(path = "/validate", method = "post", tag = "Tag::Auth")]
-    async fn validate(&self, caller: Caller) -> Result<Json<ValidateResponse>, UNAUTHORIZED> {
+    async fn validate(&self, caller: Caller) -> Result<Json<ValidateResponse>, BEARER> {
         Ok(Json(ValidateResponse {
             valid: true,
             user: caller.0.into(),
         }))
+    }
+
+    /// The caller's account
+    #[oai(path = "/me", method = "get", tag = "Tag::Account")]
+    async fn me(
+        &self,
+        state: Data<&Arc<State>>,
+        caller: Caller,
+    ) -> Result<Json<MeResponse>, BEARER> {
+        Ok(Json(state.me(caller.0.user_id).await?.into()))
+    }
+
+    /// Change the caller's password
+    ///
+    /// Every token issued before the change is revoked (this one too: at auth at once, at
+    /// the task service within 30 s); the answer carries a new token, as a login does. A
+    /// wrong current password is a 401 and counts as a failed login (429 after repeated
+    /// failures).
+    #[oai(path = "/me/password", method = "put", tag = "Tag::Account")]
+    async fn change_password(
+        &self,
+        state: Data<&Arc<State>>,
+        req: &Request,
+        caller: Caller,
+        body: Json<ChangePasswordRequest>,
+    ) -> Result<Json<LoginResponse>, { BEARER | JSON_BODY | TOO_MANY_REQUESTS }> {
+        let change = PasswordChange::try_from(body.0).map_err(ApiError::validation)?;
+        let (user, issued) = state
+            .change_password(caller.0.user_id, &change, client_ip(req))
+            .await?;
+        platform::middleware::no_store(req);
+        Ok(Json(LoginResponse::new(
+            "Password changed successfully",
+            user,
+            issued,
+        )))
+    }
+
+    /// Delete the caller's account and all their tasks
+    ///
+    /// Confirmed with the account's password (a wrong one is a 401 and counts as a failed
+    /// login). The user and their tasks go in one transaction; the username and email can
+    /// be registered again, and every token of the account is revoked.
+    #[oai(path = "/me", method = "delete", tag = "Tag::Account")]
+    async fn delete_me(
+        &self,
+        state: Data<&Arc<State>>,
+        req: &Request,
+        caller: Caller,
+        body: Json<DeleteAccountRequest>,
+    ) -> Result<Json<Message>, { BEARER | JSON_BODY | TOO_MANY_REQUESTS }> {
+        let password = LoginPassword::try_from(body.0).map_err(ApiError::validation)?;
+        state
+            .delete_account(caller.0.user_id, &password, client_ip(req))
+            .await?;
+        Ok(Json(Message::new("Account deleted successfully")))
+    }
+
+    /// Log out: end this token, or with `all=true` every token of the caller
+    ///
+    /// An ended token is refused by auth at once and by the task service within 30 s.
+    #[oai(path = "/logout", method = "post", tag = "Tag::Account")]
+    async fn logout(
+        &self,
+        state: Data<&Arc<State>>,
+        caller: Caller,
+        /// `true`: end every token of the caller, not only this one.
+        all: Query<Option<bool>>,
+    ) -> Result<Json<Message>, { BEARER | BAD_REQUEST }> {
+        if all.0.unwrap_or(false) {
+            state.logout_all(caller.0.user_id).await?;
+            Ok(Json(Message::new("Logged out of all sessions")))
+        } else {
+            state.logout(&caller.0).await?;
+            Ok(Json(Message::new("Logged out successfully")))
+        }
     }
 
     /// The public keys tokens are signed with (JWK Set)

@@ -1,5 +1,6 @@
-//! Who is calling: the bearer-token security scheme, whose checker verifies the token so
-//! that a handler taking a [`Caller`] only ever runs for a valid one.
+//! Who is calling: the bearer-token security scheme, whose checker verifies the token (its
+//! signature, then in the database whether it has been ended) so that a handler taking a
+//! [`Caller`] only ever runs for a valid one.
 
 use std::sync::Arc;
 
@@ -7,10 +8,11 @@ use platform::{ApiError, jwt::Claims};
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
-use crate::{app::State, http::error::token_rejected};
+use crate::app::State;
 
 /// The access token from `POST /auth/login` (the `token` field). Paste the token alone:
-/// Swagger UI adds the `Bearer ` prefix itself.
+/// Swagger UI adds the `Bearer ` prefix itself. A token ended by logout, a password change
+/// or account deletion is refused ("Token has been revoked").
 #[derive(SecurityScheme)]
 #[oai(
     rename = "BearerToken",
@@ -22,5 +24,8 @@ pub struct Caller(pub Claims);
 
 async fn verify(req: &Request, bearer: Bearer) -> poem::Result<Claims> {
     let state = req.data::<Arc<State>>().ok_or_else(ApiError::internal)?;
-    Ok(state.tokens.verify(&bearer.token).map_err(token_rejected)?)
+    Ok(state
+        .authenticate(&bearer.token)
+        .await
+        .map_err(ApiError::from)?)
 }

@@ -10,6 +10,7 @@ impl From<AuthError> for ApiError {
             AuthError::Taken(Taken::Username) => ApiError::conflict("Username already exists"),
             AuthError::Taken(Taken::Email) => ApiError::conflict("Email already registered"),
             AuthError::InvalidCredentials => ApiError::unauthorized("Invalid username or password"),
+            AuthError::WrongPassword => ApiError::unauthorized("Current password is incorrect"),
             AuthError::RateLimited(secs) => ApiError::too_many_requests(secs),
             AuthError::Token(t) => token_rejected(t),
             AuthError::Database(e) if db::is_unavailable(&e) => {

@@ -10,7 +10,9 @@ use poem_openapi::Object;
 
 use crate::{
     app::tokens::Issued,
-    domain::{Credentials, Email, LoginPassword, Password, Registration, User, Username},
+    domain::{
+        Credentials, Email, LoginPassword, Password, PasswordChange, Registration, User, Username,
+    },
 };
 
 /// A new account.
@@ -181,4 +183,92 @@ pub struct ReadyResponse {
     pub status: String,
     /// `ok`
     pub database: String,
+}
+
+/// The caller's account.
+#[derive(Object)]
+pub struct AccountUser {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    /// Always `user`.
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Object)]
+pub struct MeResponse {
+    pub user: AccountUser,
+}
+
+impl From<User> for MeResponse {
+    fn from(u: User) -> Self {
+        Self {
+            user: AccountUser {
+                id: u.id,
+                username: u.username,
+                email: u.email,
+                role: User::ROLE.into(),
+                created_at: u.created_at,
+            },
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct ChangePasswordRequest {
+    /// The password the account has now.
+    #[oai(write_only)]
+    pub current_password: Required<String>,
+    /// 8–72 bytes, as at registration.
+    #[oai(write_only)]
+    pub new_password: Required<String>,
+}
+
+impl TryFrom<ChangePasswordRequest> for PasswordChange {
+    type Error = Vec<FieldError>;
+
+    fn try_from(req: ChangePasswordRequest) -> Result<Self, Self::Error> {
+        let mut invalid = Invalid::default();
+        let current = invalid
+            .required_string("current_password", req.current_password)
+            .and_then(|p| invalid.check("current_password", LoginPassword::parse(p)));
+        let new = invalid
+            .required_string("new_password", req.new_password)
+            .and_then(|p| invalid.check("new_password", Password::parse(p)));
+        let parsed = current.zip(new).map(|(current, new)| Self { current, new });
+        invalid.finish(parsed)
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct DeleteAccountRequest {
+    /// The account's password, to confirm.
+    #[oai(write_only)]
+    pub password: Required<String>,
+}
+
+impl TryFrom<DeleteAccountRequest> for LoginPassword {
+    type Error = Vec<FieldError>;
+
+    fn try_from(req: DeleteAccountRequest) -> Result<Self, Self::Error> {
+        let mut invalid = Invalid::default();
+        let password = invalid
+            .required_string("password", req.password)
+            .and_then(|p| invalid.check("password", LoginPassword::parse(p)));
+        invalid.finish(password)
+    }
+}
+
+#[derive(Object)]
+pub struct Message {
+    pub message: String,
+}
+
+impl Message {
+    pub fn new(message: &str) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
 }

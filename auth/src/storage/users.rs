@@ -23,6 +23,8 @@ pub struct Model {
     pub password_hash: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Tokens issued (`iat`) before this are revoked; see `platform::revocation`.
+    pub tokens_valid_after: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -37,6 +39,7 @@ impl From<Model> for User {
             username: m.username,
             email: m.email,
             created_at: m.created_at,
+            tokens_valid_after: m.tokens_valid_after,
         }
     }
 }

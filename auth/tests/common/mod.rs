@@ -92,4 +92,10 @@ impl TestAuth {
     pub async fn stop(self) {
         self.running.stop().await.expect("service ran cleanly");
     }
+
+    /// Stops the service and hands back its database, to start another one on it.
+    pub async fn stop_keeping_db(self) -> TestDb {
+        self.running.stop().await.expect("service ran cleanly");
+        self.db
+    }
 }

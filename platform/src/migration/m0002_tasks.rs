@@ -1,6 +1,6 @@
 use sea_orm_migration::prelude::*;
 
-use super::{Tasks, Users};
+use super::{Tasks, Users, create_indexes};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -63,23 +63,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, col) in [
-            ("idx_tasks_user_id", Tasks::UserId),
-            ("idx_tasks_status", Tasks::Status),
-            ("idx_tasks_due_date", Tasks::DueDate),
-        ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .if_not_exists()
-                        .name(name)
-                        .table(Tasks::Table)
-                        .col(col)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        create_indexes(
+            manager,
+            Tasks::Table,
+            [
+                ("idx_tasks_user_id", Tasks::UserId),
+                ("idx_tasks_status", Tasks::Status),
+                ("idx_tasks_due_date", Tasks::DueDate),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

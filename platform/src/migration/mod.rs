@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_users;
 mod m0002_tasks;
 mod m0003_login_throttle;
+mod m0004_accounts;
 mod m0005_task_versions;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_users::Migration),
             Box::new(m0002_tasks::Migration),
             Box::new(m0003_login_throttle::Migration),
+            Box::new(m0004_accounts::Migration),
             Box::new(m0005_task_versions::Migration),
         ]
     }
@@ -31,6 +33,42 @@ pub enum Users {
     PasswordHash,
     CreatedAt,
     UpdatedAt,
+}
+
+/// The column m0004 adds to `users`.
+#[derive(DeriveIden)]
+pub enum UsersCutoff {
+    TokensValidAfter,
+}
+
+#[derive(DeriveIden)]
+pub enum RevokedTokens {
+    Table,
+    Jti,
+    UserId,
+    ExpiresAt,
+}
+
+/// Creates the single-column indexes `(name, column)` on `table`, each unless it exists.
+async fn create_indexes<C: IntoIden>(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden,
+    indexes: impl IntoIterator<Item = (&str, C)>,
+) -> Result<(), DbErr> {
+    let table = table.into_iden();
+    for (name, col) in indexes {
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name(name)
+                    .table(table.clone())
+                    .col(col)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(DeriveIden)]

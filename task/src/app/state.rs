@@ -5,7 +5,7 @@ use std::sync::Arc;
 use platform::{config::DbSource, db::Database, secrets::Secrets};
 
 use crate::{
-    app::{idempotency::Sweeper, jwks_cache::JwksCache},
+    app::{idempotency::Sweeper, jwks_cache::JwksCache, revocation::RevocationCache},
     config::TaskConfig,
 };
 
@@ -13,6 +13,7 @@ pub struct State {
     pub db: Database,
     pub keys: Arc<JwksCache>,
     pub sweeper: Sweeper,
+    pub revocation: RevocationCache,
 }
 
 impl State {
@@ -24,10 +25,13 @@ impl State {
         let keys = Arc::new(JwksCache::new(cfg.keys.clone(), cfg.jwt.clone())?);
         let db = Database::connect(cfg.common.database.clone(), secrets).await?;
         keys.load_at_startup().await;
+        let revocation =
+            RevocationCache::new(cfg.keys.revocation_ttl, cfg.keys.revocation_max_users);
         Ok(Arc::new(Self {
             db,
             keys,
             sweeper: Sweeper::default(),
+            revocation,
         }))
     }
 }

@@ -1,6 +1,6 @@
 //! Who is calling: the bearer-token security scheme, whose checker verifies the token
-//! against the cached JWK Set so that a handler taking a [`Caller`] only ever runs for a
-//! valid one.
+//! against the cached JWK Set, then that it has not been ended (from the cached revocation
+//! state), so that a handler taking a [`Caller`] only ever runs for a valid one.
 
 use std::sync::Arc;
 
@@ -26,6 +26,10 @@ async fn verify(req: &Request, bearer: Bearer) -> poem::Result<domain::Caller> {
     let claims = state
         .keys
         .verify(&bearer.token)
+        .await
+        .map_err(ApiError::from)?;
+    state
+        .check_revocation(&claims)
         .await
         .map_err(ApiError::from)?;
     Ok(domain::Caller {

@@ -61,11 +61,19 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(backend: Backend) -> Self {
+        Self::start_tuned(backend, |_| {}).await
+    }
+
+    /// As [`Stack::start`], with task's key settings adjusted by `tune` (e.g. a short
+    /// revocation cache bound).
+    pub async fn start_tuned(backend: Backend, tune: impl FnOnce(&mut KeySettings)) -> Self {
         let db = TestDb::new(backend).await;
         let key = auth::app::signing_keys::generate_pem();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let auth = start_auth_on(listener, &db, &key).await;
-        let task = start_task(&db, key_settings(&auth.base)).await;
+        let mut keys = key_settings(&auth.base);
+        tune(&mut keys);
+        let task = start_task(&db, keys).await;
         let api = Api::new(task.base.clone());
         Self {
             auth: Some(auth),

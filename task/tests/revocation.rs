@@ -1,0 +1,358 @@
+//! Tokens ended at auth — logged out, issued before a password change or logout-all, or of
+//! a deleted user — are refused by the task service within its cache bound, without task
+//! asking auth; a live token is never refused. On SQLite and (with TEST_DATABASE_URL)
+//! PostgreSQL.
+
+mod common;
+
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
+
+use common::Stack;
+use proptest::{
+    prelude::*,
+    test_runner::{Config, TestCaseError, TestRunner},
+};
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+use task::config::KeySettings;
+use testkit::{api::Api, db::backends};
+
+const REVOKED: &str = "Token has been revoked";
+/// The cache bound the tests run task with, and how long they wait for it.
+const BOUND: Duration = Duration::from_millis(300);
+const PAST_BOUND: Duration = Duration::from_millis(500);
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+async fn short_bound(backend: testkit::db::Backend) -> Stack {
+    Stack::start_tuned(backend, |k| k.revocation_ttl = BOUND).await
+}
+
+/// `method path` at auth with `token` (and `body`).
+async fn at_auth(s: &Stack, method: Method, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let body = (!body.is_null()).then_some(body);
+    s.auth_api().call(method, path, Some(token), body).await
+}
+
+async fn login(auth: &Api, name: &str, password: &str) -> String {
+    let (status, body) = auth.login(name, password).await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// The status of `GET /tasks` at task with `token`, asserting the revoked message on 401.
+async fn at_task(s: &Stack, token: &str) -> u16 {
+    let (status, body) = s.get(token, "/tasks").await;
+    if status == 401 {
+        assert_eq!(body["message"], REVOKED, "{body}");
+    }
+    status
+}
+
+#[test]
+fn the_default_bound_is_within_the_contracts_30_seconds() {
+    let k = KeySettings::new("http://auth");
+    assert!(
+        k.revocation_ttl <= Duration::from_secs(25),
+        "{:?}",
+        k.revocation_ttl
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_way_of_ending_a_token_reaches_task_within_the_bound() {
+    for backend in backends() {
+        let s = short_bound(backend).await;
+        let auth = s.auth_api();
+        let (a, id) = s.user("rita").await;
+        let b = login(&auth, "rita", "password1").await;
+        assert_eq!((at_task(&s, &a).await, at_task(&s, &b).await), (200, 200));
+
+        // Logout by jti: only that token.
+        let (status, _) = at_auth(&s, Method::POST, "/auth/logout", &a, Value::Null).await;
+        assert_eq!(status, 200, "{backend:?}");
+        tokio::time::sleep(PAST_BOUND).await;
+        assert_eq!((at_task(&s, &a).await, at_task(&s, &b).await), (401, 200));
+
+        // Logout-all: every token so far; a login right after works at once.
+        let c = login(&auth, "rita", "password1").await;
+        assert_eq!(at_task(&s, &c).await, 200);
+        let (status, _) = at_auth(&s, Method::POST, "/auth/logout?all=true", &b, Value::Null).await;
+        assert_eq!(status, 200);
+        let d = login(&auth, "rita", "password1").await;
+        assert_eq!(
+            at_task(&s, &d).await,
+            200,
+            "a token after the logout-all is live"
+        );
+        tokio::time::sleep(PAST_BOUND).await;
+        assert_eq!((at_task(&s, &b).await, at_task(&s, &c).await), (401, 401));
+        assert_eq!(at_task(&s, &d).await, 200);
+
+        // Password change: earlier tokens end, the answered one works at once.
+        let body = json!({"current_password": "password1", "new_password": "password2"});
+        let (status, changed) = at_auth(&s, Method::PUT, "/auth/me/password", &d, body).await;
+        assert_eq!(status, 200, "{changed}");
+        let e = changed["token"].as_str().unwrap().to_owned();
+        assert_eq!(at_task(&s, &e).await, 200);
+        tokio::time::sleep(PAST_BOUND).await;
+        assert_eq!((at_task(&s, &d).await, at_task(&s, &e).await), (401, 200));
+
+        // Account deletion: the tasks go with the user, the token ends.
+        for title in ["one", "two"] {
+            assert_eq!(s.create(&e, json!({"title": title})).await.0, 201);
+        }
+        let (status, _) = at_auth(
+            &s,
+            Method::DELETE,
+            "/auth/me",
+            &e,
+            json!({"password": "password2"}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        tokio::time::sleep(PAST_BOUND).await;
+        assert_eq!(at_task(&s, &e).await, 401);
+        let (status, body) = s.create(&e, json!({"title": "after"})).await;
+        assert_eq!((status, body["message"].as_str()), (401, Some(REVOKED)));
+        let conn = s.db.connect().await;
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM tasks WHERE user_id = {id}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0, "{backend:?}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_well_signed_token_of_a_user_that_never_existed_is_revoked() {
+    for backend in backends() {
+        let s = short_bound(backend).await;
+        let ring = auth::app::signing_keys::KeyRing::from_material(&s.key).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let token = ring
+            .sign(&testkit::api::claims(424_242, now, now + 600))
+            .unwrap();
+        assert_eq!(at_task(&s, &token).await, 401, "{backend:?}");
+        let (status, body) = s.auth_api().get("/auth/me", Some(&token)).await;
+        assert_eq!((status, body["message"].as_str()), (401, Some(REVOKED)));
+        s.stop().await;
+    }
+}
+
+/// Within the bound task answers from what it read: proof that a cache hit reads nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn within_the_bound_a_cached_answer_is_served_without_a_query() {
+    let s = Stack::start_tuned(testkit::db::Backend::Sqlite, |k| {
+        k.revocation_ttl = Duration::from_secs(120)
+    })
+    .await;
+    let (token, _) = s.user("cached").await;
+    assert_eq!(at_task(&s, &token).await, 200);
+    let (status, _) = at_auth(&s, Method::POST, "/auth/logout", &token, Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(s.auth_api().get("/auth/me", Some(&token)).await.0, 401);
+    assert_eq!(
+        at_task(&s, &token).await,
+        200,
+        "served from the entry read before the logout"
+    );
+    s.stop().await;
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Login,
+    /// With the i-th token issued so far (modulo their number):
+    Logout(usize),
+    LogoutAll(usize),
+    ChangePassword(usize),
+    /// Use it at task (filling task's cache, possibly with soon-stale state).
+    UseAtTask(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => Just(Op::Login),
+        2 => any::<usize>().prop_map(Op::Logout),
+        1 => any::<usize>().prop_map(Op::LogoutAll),
+        1 => any::<usize>().prop_map(Op::ChangePassword),
+        3 => any::<usize>().prop_map(Op::UseAtTask),
+    ]
+}
+
+/// For any sequence of logins, password changes, logouts and logouts-all (and maybe an
+/// account deletion at the end), exactly the tokens that should work do: at auth at once,
+/// at task once its bound has passed. A live token is never refused by task, even early.
+#[test]
+fn exactly_the_live_tokens_work() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for backend in backends() {
+        let s = rt.block_on(short_bound(backend));
+        let auth = s.auth_api();
+        let mut runner = TestRunner::new(Config {
+            cases: 12,
+            ..Config::default()
+        });
+        let ops = (proptest::collection::vec(op(), 1..10), any::<bool>());
+        runner
+            .run(&ops, |(ops, delete_at_end)| {
+                rt.block_on(run_case(&s, &auth, ops, delete_at_end))
+            })
+            .unwrap();
+        rt.block_on(s.stop());
+    }
+}
+
+async fn run_case(
+    s: &Stack,
+    auth: &Api,
+    ops: Vec<Op>,
+    delete_at_end: bool,
+) -> Result<(), TestCaseError> {
+    let name = format!("prop{}", SEQ.fetch_add(1, Ordering::Relaxed));
+    let (first, _) = s.user(&name).await;
+    let mut password = "password1".to_owned();
+    // Every token issued, and whether it should still work.
+    let mut tokens: Vec<(String, bool)> = vec![(first, true)];
+    for op in ops {
+        let pick = |i: usize| i % tokens.len();
+        match op {
+            Op::Login => tokens.push((login(auth, &name, &password).await, true)),
+            Op::Logout(i) | Op::LogoutAll(i) => {
+                let i = pick(i);
+                let all = matches!(op, Op::LogoutAll(_));
+                let path = if all {
+                    "/auth/logout?all=true"
+                } else {
+                    "/auth/logout"
+                };
+                let (status, body) =
+                    at_auth(s, Method::POST, path, &tokens[i].0, Value::Null).await;
+                if tokens[i].1 {
+                    prop_assert_eq!(status, 200, "{:?}: {}", op, body);
+                    if all {
+                        tokens.iter_mut().for_each(|t| t.1 = false);
+                    } else {
+                        tokens[i].1 = false;
+                    }
+                } else {
+                    prop_assert_eq!((status, body["message"].as_str()), (401, Some(REVOKED)));
+                }
+            }
+            Op::ChangePassword(i) => {
+                let i = pick(i);
+                let next = format!("password-{}", SEQ.fetch_add(1, Ordering::Relaxed));
+                let body = json!({"current_password": password, "new_password": next});
+                let (status, body) =
+                    at_auth(s, Method::PUT, "/auth/me/password", &tokens[i].0, body).await;
+                if tokens[i].1 {
+                    prop_assert_eq!(status, 200, "{}", body);
+                    tokens.iter_mut().for_each(|t| t.1 = false);
+                    tokens.push((body["token"].as_str().unwrap().to_owned(), true));
+                    password = next;
+                } else {
+                    prop_assert_eq!((status, body["message"].as_str()), (401, Some(REVOKED)));
+                }
+            }
+            Op::UseAtTask(i) => {
+                let (token, live) = &tokens[pick(i)];
+                let status = at_task(s, token).await;
+                if *live {
+                    prop_assert_eq!(status, 200, "a live token is never refused");
+                }
+            }
+        }
+    }
+    if delete_at_end && let Some((token, _)) = tokens.iter().find(|t| t.1) {
+        let body = json!({"password": password});
+        let (status, body) = at_auth(s, Method::DELETE, "/auth/me", token, body).await;
+        prop_assert_eq!(status, 200, "{}", body);
+        tokens.iter_mut().for_each(|t| t.1 = false);
+    }
+    for (token, live) in &tokens {
+        let (status, body) = auth
+            .call(Method::POST, "/auth/validate", Some(token), None)
+            .await;
+        let expected = if *live {
+            (200, None)
+        } else {
+            (401, Some(REVOKED))
+        };
+        let got = (
+            status,
+            if status == 200 {
+                None
+            } else {
+                body["message"].as_str()
+            },
+        );
+        prop_assert_eq!(got, expected, "at auth, at once");
+    }
+    tokio::time::sleep(PAST_BOUND).await;
+    for (token, live) in &tokens {
+        let status = at_task(s, token).await;
+        prop_assert_eq!(
+            status,
+            if *live { 200 } else { 401 },
+            "at task, after the bound"
+        );
+    }
+    Ok(())
+}
+
+/// Not a check: the cost of the revocation check per request, printed. Runs only with
+/// `MEASURE_REVOCATION=1` (it loads the machine for about 20 s). TTL 0 makes every request
+/// a cache miss (one query each: what the check would cost without the cache); the default
+/// TTL makes (almost) every request a hit (no query).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement; run with MEASURE_REVOCATION=1 --run-ignored only"]
+async fn measure_revocation_cost() {
+    if std::env::var("MEASURE_REVOCATION").is_err() {
+        return;
+    }
+    let secs: u64 = std::env::var("MEASURE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    for backend in backends() {
+        for ttl in [Duration::ZERO, KeySettings::new("x").revocation_ttl] {
+            let s = Stack::start_tuned(backend, |k| k.revocation_ttl = ttl).await;
+            let (token, _) = s.user("load").await;
+            assert_eq!(s.create(&token, json!({"title": "t"})).await.0, 201);
+            let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (api, token) = (s.api.clone(), token.clone());
+                    tokio::spawn(async move {
+                        let mut n = 0u64;
+                        while std::time::Instant::now() < deadline {
+                            assert_eq!(api.get("/tasks", Some(&token)).await.0, 200);
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for w in workers {
+                total += w.await.unwrap();
+            }
+            eprintln!(
+                "{backend:?} ttl={ttl:?}: {total} GET /tasks in {secs} s = {:.0} req/s, {:.2} ms each (4 concurrent, debug build)",
+                total as f64 / secs as f64,
+                (secs * 4 * 1000) as f64 / total as f64
+            );
+            s.stop().await;
+        }
+    }
+}
