@@ -16,6 +16,45 @@ pub struct Machine {
     pub pgbench: String,
     pub date: String,
     pub commit: String,
+    /// /proc/loadavg (1, 5, 15 minutes) when the run started and when it ended: other work on
+    /// the machine shows here, and disturbs every figure.
+    pub load_at_start: String,
+    pub load_at_end: String,
+    /// CPU busy with other work over 3 s just before the services start, and after they stop.
+    pub other_cpu_at_start: String,
+    pub other_cpu_at_end: String,
+}
+
+/// How busy the CPUs are over `window` (from /proc/stat), in percent of all cores: taken while
+/// nothing of the benchmark runs, it is other work on the machine.
+pub fn cpu_busy(window: std::time::Duration) -> String {
+    fn sample() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let v: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+        Some((v.iter().take(8).sum(), idle))
+    }
+    let a = sample();
+    std::thread::sleep(window);
+    match (a, sample()) {
+        (Some((t0, i0)), Some((t1, i1))) if t1 > t0 => format!(
+            "{:.0} %",
+            100.0 * (1.0 - (i1 - i0) as f64 / (t1 - t0) as f64)
+        ),
+        _ => "unknown".into(),
+    }
+}
+
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn run(cmd: &str, args: &[&str]) -> String {
@@ -80,5 +119,9 @@ pub fn describe(workspace: &Path, postgres: String) -> Machine {
         pgbench: run("pgbench", &["--version"]),
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         commit,
+        load_at_start: loadavg(),
+        load_at_end: String::new(),
+        other_cpu_at_start: cpu_busy(std::time::Duration::from_secs(3)),
+        other_cpu_at_end: String::new(),
     }
 }

@@ -129,7 +129,25 @@ fn build_binaries() -> anyhow::Result<(PathBuf, PathBuf)> {
         "building: cargo build --release -p auth -p task --target-dir {}",
         target_dir.display()
     ));
-    let status = Command::new(cargo)
+    let mut cmd = Command::new(cargo);
+    // `cargo run` hands this process the package's build variables (CARGO_MANIFEST_DIR, ...).
+    // Passed on, they would make the inner build differ from a plain
+    // `cargo build --release -p auth -p task` (ring's build script tracks CARGO_MANIFEST_DIR)
+    // and rebuild half the dependency tree every time.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        let prefixes = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_",
+        ];
+        if prefixes.iter().any(|p| name.starts_with(p)) {
+            cmd.env_remove(name);
+        }
+    }
+    let status = cmd
         .args([
             "build",
             "--release",
@@ -795,6 +813,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     auth.stop();
     drop(db);
 
+    let mut machine = machine;
+    machine.load_at_end = machine::loadavg();
+    machine.other_cpu_at_end = machine::cpu_busy(Duration::from_secs(3));
     let mut results = Results {
         machine,
         config: RunConfig {

@@ -248,6 +248,13 @@ impl Results {
             ("rustc", m.rustc.clone()),
             ("load generator", m.wrk.clone()),
             ("pgbench", m.pgbench.clone()),
+            (
+                "load average (1/5/15 min)",
+                format!(
+                    "{} at the start, {} at the end",
+                    m.load_at_start, m.load_at_end
+                ),
+            ),
         ] {
             let _ = writeln!(o, "| {k} | {v} |");
         }
@@ -258,6 +265,20 @@ impl Results {
              database took from it.\n",
             m.nproc
         );
+        let busy = |v: &str| {
+            v.trim_end_matches('%')
+                .trim()
+                .parse::<f64>()
+                .is_ok_and(|v| v > 10.0)
+        };
+        if busy(&m.other_cpu_at_start) || busy(&m.other_cpu_at_end) {
+            let _ = writeln!(
+                o,
+                "**Other work kept the CPUs busy around this run** ({} before, {} after): the \
+                 figures are lower and noisier than on an idle machine.\n",
+                m.other_cpu_at_start, m.other_cpu_at_end
+            );
+        }
         let _ = writeln!(o, "## Setup\n");
         let _ = writeln!(
             o,
