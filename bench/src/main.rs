@@ -86,6 +86,10 @@ struct Cli {
     /// Start-up measurements per service [default: 10, quick: 3].
     #[arg(long)]
     startup_runs: Option<u32>,
+    /// Before starting, wait up to this many seconds for the CPUs to be quiet (under 10 %
+    /// busy with other work over 3 s); the report says how busy they were either way.
+    #[arg(long, default_value_t = 0)]
+    wait_idle: u64,
     /// Keep the work folder (wrk scripts and outputs, service logs) after a successful run.
     #[arg(long)]
     keep_work: bool,
@@ -548,6 +552,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out_dir)?;
     say(format!("work folder (logs, scripts): {}", work.display()));
 
+    if cli.wait_idle > 0 {
+        let deadline = Instant::now() + Duration::from_secs(cli.wait_idle);
+        loop {
+            let busy = machine::cpu_busy(Duration::from_secs(3));
+            let quiet = busy
+                .trim_end_matches('%')
+                .trim()
+                .parse::<f64>()
+                .is_ok_and(|v| v < 10.0);
+            if quiet || Instant::now() >= deadline {
+                say(format!("CPU busy with other work: {busy}; starting"));
+                break;
+            }
+            say(format!("CPU busy with other work: {busy}; waiting"));
+        }
+    }
     let pg_version = psql(&cli.pg_url, "SHOW server_version")
         .with_context(|| format!("cannot reach PostgreSQL at {}", cli.pg_url))?;
     let machine = machine::describe(&workspace_dir(), format!("PostgreSQL {pg_version}"));

@@ -255,6 +255,13 @@ impl Results {
                     m.load_at_start, m.load_at_end
                 ),
             ),
+            (
+                "CPU busy with other work (3 s, all cores)",
+                format!(
+                    "{} before the services started, {} after they stopped",
+                    m.other_cpu_at_start, m.other_cpu_at_end
+                ),
+            ),
         ] {
             let _ = writeln!(o, "| {k} | {v} |");
         }
