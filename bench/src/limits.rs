@@ -93,6 +93,8 @@ pub struct PgbenchResult {
     pub transactions: u64,
     pub failed: u64,
     pub sql: String,
+    /// CPU busy with other work over 1 s just before (percent of all cores).
+    pub other_cpu_pct: Option<f64>,
 }
 
 pub fn pgbench(
@@ -146,6 +148,7 @@ pub fn pgbench(
             as u64,
         failed: num_after("number of failed transactions: ").unwrap_or(0.0) as u64,
         sql: script.sql.clone(),
+        other_cpu_pct: None,
     })
 }
 
@@ -156,6 +159,8 @@ pub struct BcryptResult {
     pub hashes: u64,
     pub seconds: f64,
     pub hashes_per_s: f64,
+    /// CPU busy with other work over 1 s just before (percent of all cores).
+    pub other_cpu_pct: Option<f64>,
 }
 
 /// bcrypt hashes per second at `cost` with `threads` threads hashing flat out. One login
@@ -189,5 +194,6 @@ pub fn bcrypt_rate(cost: u32, threads: usize, duration: Duration) -> BcryptResul
         hashes,
         seconds,
         hashes_per_s: hashes as f64 / seconds,
+        other_cpu_pct: None,
     }
 }

@@ -28,6 +28,11 @@ pub struct Machine {
 /// How busy the CPUs are over `window` (from /proc/stat), in percent of all cores: taken while
 /// nothing of the benchmark runs, it is other work on the machine.
 pub fn cpu_busy(window: std::time::Duration) -> String {
+    cpu_busy_pct(window).map_or_else(|| "unknown".into(), |v| format!("{v:.0} %"))
+}
+
+/// [`cpu_busy`] as a number.
+pub fn cpu_busy_pct(window: std::time::Duration) -> Option<f64> {
     fn sample() -> Option<(u64, u64)> {
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
         let v: Vec<u64> = stat
@@ -43,11 +48,10 @@ pub fn cpu_busy(window: std::time::Duration) -> String {
     let a = sample();
     std::thread::sleep(window);
     match (a, sample()) {
-        (Some((t0, i0)), Some((t1, i1))) if t1 > t0 => format!(
-            "{:.0} %",
-            100.0 * (1.0 - (i1 - i0) as f64 / (t1 - t0) as f64)
-        ),
-        _ => "unknown".into(),
+        (Some((t0, i0)), Some((t1, i1))) if t1 > t0 => {
+            Some(100.0 * (1.0 - (i1 - i0) as f64 / (t1 - t0) as f64))
+        }
+        _ => None,
     }
 }
 

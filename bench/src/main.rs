@@ -627,23 +627,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     thread::sleep(Duration::from_secs(1));
     let idle = [auth.memory_kib()?.0, task.memory_kib()?.0];
 
-    // Limits.
-    say(format!("bcrypt cost {BCRYPT_COST} on {nproc} threads"));
-    let bcrypt = limits::bcrypt_rate(BCRYPT_COST, nproc, duration);
+    // Each scenario runs right after its limit, so that other work on the machine (if any)
+    // weighs on both alike; the CPU other work took just before is recorded with each.
     let ids = SqlIds {
         reader_id: reader.id,
         reader_task_ids: bounds(&reader_ids),
         writer_id: writer.id,
         writer_task_ids: bounds(&writer_ids),
     };
+    let mut scripts = limits::task_scripts(&ids);
     let mut pgbench = Vec::new();
-    for script in limits::task_scripts(&ids) {
-        say(format!("pgbench {}", script.key));
-        pgbench.push(limits::pgbench(
-            &db.url, &script, cli.pool, duration, &work,
-        )?);
-    }
-    psql(&db.url, "ANALYZE")?;
+    let mut bcrypt = None;
+    let quiet_window = Duration::from_secs(1);
 
     // Scenarios.
     let plans = plans(&cli, &reader, &writer, &reader_ids, &writer_ids);
@@ -656,6 +651,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &mut task
         };
         sanity_check(service, plan)?;
+        let limit_keys: &[&str] = match plan.key {
+            "tasks_list" => &["page", "count_page"],
+            "tasks_get" => &["get"],
+            "tasks_update" => &["get_update"],
+            "tasks_create" => &["insert"],
+            _ => &[],
+        };
+        for key in limit_keys {
+            let at = scripts
+                .iter()
+                .position(|s| s.key == *key)
+                .expect("a script for each limit key");
+            let script = scripts.remove(at);
+            let other = machine::cpu_busy_pct(quiet_window);
+            say(format!("pgbench {key}"));
+            let mut r = limits::pgbench(&db.url, &script, cli.pool, duration, &work)?;
+            r.other_cpu_pct = other;
+            pgbench.push(r);
+        }
+        if plan.key == "auth_login" {
+            let other = machine::cpu_busy_pct(quiet_window);
+            say(format!("bcrypt cost {BCRYPT_COST} on {nproc} threads"));
+            let mut b = limits::bcrypt_rate(BCRYPT_COST, nproc, duration);
+            b.other_cpu_pct = other;
+            bcrypt = Some(b);
+        }
+        let other_cpu_pct = machine::cpu_busy_pct(quiet_window);
         let base = service.url();
         let args = |d: Duration, label: &str| WrkArgs {
             base_url: &base,
@@ -700,9 +722,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             "tasks_get" => pg_limit(&pgbench, "get", "pgbench get by id"),
             "tasks_create" => pg_limit(&pgbench, "insert", "pgbench INSERT"),
             "tasks_update" => pg_limit(&pgbench, "get_update", "pgbench get + UPDATE"),
-            "auth_login" => Some(Limit {
+            "auth_login" => bcrypt.as_ref().map(|b| Limit {
                 name: format!("bcrypt cost {BCRYPT_COST}, {nproc} threads"),
-                value: bcrypt.hashes_per_s,
+                value: b.hashes_per_s,
                 unit: "hashes/s".into(),
             }),
             "auth_validate" => scenarios
@@ -746,6 +768,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             log_bytes,
             log_lines,
             served,
+            other_cpu_pct,
             log_bytes_per_request: per(log_bytes),
             log_lines_per_request: per(log_lines),
             stats,
@@ -857,7 +880,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         scenarios,
         health_during_login,
         pgbench,
-        bcrypt,
+        bcrypt: bcrypt.context("no login scenario, so no bcrypt limit")?,
         memory,
         startup,
         startup_postgres_ms,

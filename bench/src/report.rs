@@ -46,6 +46,8 @@ pub struct Scenario {
     pub log_lines: u64,
     /// Requests the service served during the measured run (for login: login + health probe).
     pub served: u64,
+    /// CPU busy with other work over 1 s just before the run (percent of all cores).
+    pub other_cpu_pct: Option<f64>,
     pub log_bytes_per_request: f64,
     pub log_lines_per_request: f64,
     pub limit: Option<Limit>,
@@ -113,6 +115,10 @@ fn fmt_ms(v: f64) -> String {
     } else {
         format!("{v:.0}")
     }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "?".into(), |v| format!("{v:.0} %"))
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -278,12 +284,28 @@ impl Results {
                 .parse::<f64>()
                 .is_ok_and(|v| v > 10.0)
         };
-        if busy(&m.other_cpu_at_start) || busy(&m.other_cpu_at_end) {
+        let phases = self
+            .scenarios
+            .iter()
+            .map(|s| s.other_cpu_pct)
+            .chain(self.pgbench.iter().map(|p| p.other_cpu_pct))
+            .chain([self.bcrypt.other_cpu_pct])
+            .flatten()
+            .fold(0.0f64, f64::max);
+        if busy(&m.other_cpu_at_start) || busy(&m.other_cpu_at_end) || phases > 10.0 {
             let _ = writeln!(
                 o,
-                "**Other work kept the CPUs busy around this run** ({} before, {} after): the \
-                 figures are lower and noisier than on an idle machine.\n",
+                "**Other work kept the CPUs busy during this run** ({} before it, {} after it, \
+                 up to {phases:.0} % in the second before a measurement; see \"other CPU \
+                 before\" in the tables): the figures are lower and noisier than on an idle \
+                 machine.\n",
                 m.other_cpu_at_start, m.other_cpu_at_end
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "Other work on the machine took at most {phases:.0} % of the CPUs in the second \
+                 before each measurement (\"other CPU before\" in the tables).\n"
             );
         }
         let _ = writeln!(o, "## Setup\n");
@@ -301,7 +323,7 @@ impl Results {
              login flood a second wrk (1 connection, one request every 10 ms) probes \
              `GET /auth/health`.\n\
              - Limits: pgbench `-M prepared -c {} -j 2 -T {}` with the SQL each endpoint runs \
-             (below), on the same data; bcrypt at cost {} on {} threads (the `bcrypt` crate, \
+             (below), on the same data, each right before its scenario; bcrypt at cost {} on {} threads (the `bcrypt` crate, \
              same optimisation level as the service).\n",
             c.pool_max,
             c.bcrypt_cost,
@@ -339,8 +361,8 @@ impl Results {
         let _ = writeln!(o, "## Scenarios next to their limits\n");
         let _ = writeln!(
             o,
-            "| scenario | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | limit | limit /s | ratio | log B/req | log lines/req |\n\
-             |---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|"
+            "| scenario | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | limit | limit /s | ratio | log B/req | log lines/req | other CPU before |\n\
+             |---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|"
         );
         for s in &self.scenarios {
             let (lname, lval, ratio) = match (&s.limit, s.ratio) {
@@ -363,7 +385,7 @@ impl Results {
             };
             let _ = writeln!(
                 o,
-                "| `{}` | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} |",
+                "| `{}` | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {} |",
                 s.name,
                 s.connections,
                 s.rps,
@@ -376,7 +398,8 @@ impl Results {
                 lval,
                 ratio,
                 s.log_bytes_per_request,
-                s.log_lines_per_request
+                s.log_lines_per_request,
+                pct(s.other_cpu_pct)
             );
         }
         let h = &self.health_during_login;
@@ -402,7 +425,7 @@ impl Results {
         let _ = writeln!(o, "### PostgreSQL (pgbench)\n");
         let _ = writeln!(
             o,
-            "| script | what | tps | avg latency ms | failed | endpoint ÷ this |\n|---|---|--:|--:|--:|--:|"
+            "| script | what | tps | avg latency ms | failed | endpoint ÷ this | other CPU before |\n|---|---|--:|--:|--:|--:|--:|"
         );
         let pairs = [
             ("page", "tasks_list"),
@@ -420,8 +443,14 @@ impl Results {
                 .unwrap_or_else(|| "—".into());
             let _ = writeln!(
                 o,
-                "| `{}` | {} | {:.0} | {:.3} | {} | {} |",
-                p.key, p.what, p.tps, p.latency_avg_ms, p.failed, ratio
+                "| `{}` | {} | {:.0} | {:.3} | {} | {} | {} |",
+                p.key,
+                p.what,
+                p.tps,
+                p.latency_avg_ms,
+                p.failed,
+                ratio,
+                pct(p.other_cpu_pct)
             );
         }
         let _ = writeln!(
@@ -436,8 +465,13 @@ impl Results {
         let _ = writeln!(
             o,
             "Cost {}, {} threads: {} hashes in {:.1} s = **{:.1} hashes/s** (one login verifies \
-             one hash).\n",
-            b.cost, b.threads, b.hashes, b.seconds, b.hashes_per_s
+             one hash); other CPU before: {}.\n",
+            b.cost,
+            b.threads,
+            b.hashes,
+            b.seconds,
+            b.hashes_per_s,
+            pct(b.other_cpu_pct)
         );
 
         let _ = writeln!(o, "## Memory (VmRSS)\n");
