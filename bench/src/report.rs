@@ -292,7 +292,8 @@ impl Results {
             .chain([self.bcrypt.other_cpu_pct])
             .flatten()
             .fold(0.0f64, f64::max);
-        if busy(&m.other_cpu_at_start) || busy(&m.other_cpu_at_end) || phases > 10.0 {
+        let disturbed = busy(&m.other_cpu_at_start) || busy(&m.other_cpu_at_end) || phases > 10.0;
+        if disturbed {
             let _ = writeln!(
                 o,
                 "**Other work kept the CPUs busy during this run** ({} before it, {} after it, \
@@ -357,6 +358,15 @@ impl Results {
         }
         let met = self.targets.iter().filter(|t| t.met).count();
         let _ = writeln!(o, "\n{met} of {} targets met.\n", self.targets.len());
+        if disturbed {
+            let _ = writeln!(
+                o,
+                "Other work shared the CPUs with this run (see Machine), and not equally in every \
+                 phase, so a limit and its scenario may have had different shares of the machine: \
+                 these verdicts, the ratios above all, are no evidence either way. Re-run on a \
+                 quiet machine (`--wait-idle SECS` waits for one).\n"
+            );
+        }
 
         let _ = writeln!(o, "## Scenarios next to their limits\n");
         let _ = writeln!(
