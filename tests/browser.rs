@@ -1,6 +1,8 @@
 //! A real browser: headless Chromium opens the task service's Swagger UI through the router
 //! of the local stack (`task-management`, as `cargo run` starts it), authorizes with a token,
-//! runs "Try it out" on GET /tasks and sees a 200 with the user's tasks.
+//! runs "Try it out" on GET /tasks and sees a 200 with the user's tasks. On the way it checks
+//! that the page and the Authorize dialog say where a token comes from and how to paste it
+//! (screenshots: target/task-docs.png, target/task-authorize.png).
 //!
 //! Needs Debian's chromium and `npm ci --prefix tests/browser` (both done by `.ci/setup.sh`).
 
@@ -102,6 +104,7 @@ async fn swagger_ui_try_it_out_lists_the_users_tasks() {
         .arg(&token)
         .args(["Buy milk", "Book flights"])
         .env("SCREENSHOT", &shot)
+        .env("SHOTS", root.join("target"))
         .output()
         .expect("node is installed");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -32,9 +32,21 @@ const page = await browser.newPage();
 page.setDefaultTimeout(20000);
 await page.goto(docsUrl);
 
+// Where a token comes from, said where a newcomer looks: the page's description and the
+// Authorize dialog. SHOTS=<dir> keeps a screenshot of each for people to look at.
+const shot = async (name) => {
+  if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/${name}.png` });
+};
+const info = await page.locator(".information-container").innerText();
+if (!info.includes("POST /auth/login")) await fail(page, `the page does not say where a token comes from: ${info.slice(0, 300)}`);
+await shot("task-docs");
+
 // Authorize with the bearer token.
 await page.locator("button.authorize").first().click();
 const dialog = page.locator(".modal-ux");
+const advice = await dialog.innerText();
+if (!/Paste the token alone/i.test(advice)) await fail(page, `the Authorize dialog does not say how to paste: ${advice.slice(0, 300)}`);
+await shot("task-authorize");
 await dialog.locator("input").first().fill(token);
 await dialog.locator("button.authorize").click();
 await dialog.locator("button.btn-done").click();
