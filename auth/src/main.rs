@@ -6,6 +6,7 @@ use auth::{
     http, startup,
 };
 use clap::{Parser, Subcommand};
+use platform::startup::{ServiceCommand, run_service};
 
 /// The auth service of the task-management API.
 ///
@@ -22,33 +23,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve HTTP on 0.0.0.0:$PORT (the default)
-    Serve,
-    /// Exit 0 when this service's /auth/health answers 200 on 127.0.0.1:$PORT
-    Healthcheck,
-    /// Print the OpenAPI document generated from the code
-    Openapi,
+    #[command(flatten)]
+    Service(ServiceCommand),
     /// Print a new Ed25519 signing key (PKCS#8 PEM)
     Keygen,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Healthcheck => platform::health::run_cli("/auth/health"),
-        Command::Openapi => {
-            println!("{}", http::openapi_json());
-            ExitCode::SUCCESS
-        }
+    match cli
+        .command
+        .unwrap_or(Command::Service(ServiceCommand::Serve))
+    {
         Command::Keygen => {
             print!("{}", signing_keys::generate_pem());
             ExitCode::SUCCESS
         }
-        Command::Serve => platform::startup::run_service(
-            "auth",
-            AuthConfig::from_args(cli.settings),
-            |c| &c.common,
-            startup::run,
-        ),
+        Command::Service(command) => command.run("/auth/health", http::openapi_json, || {
+            let cfg = AuthConfig::from_args(cli.settings);
+            run_service("auth", cfg, |c| &c.common, startup::run)
+        }),
     }
 }

@@ -133,12 +133,7 @@ async fn password_change_ends_earlier_tokens_and_answers_a_working_one() {
         );
         let (status, body) = call(&s, Method::PUT, "/auth/me/password", &token, json!({})).await;
         assert_eq!(status, 400);
-        let fields: Vec<&str> = body["details"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["field"].as_str().unwrap())
-            .collect();
+        let fields = testkit::api::invalid_fields(&body);
         assert_eq!(fields, ["current_password", "new_password"]);
         let long = "x".repeat(73);
         let (status, body) = change_password(&s, &token, "password1", &long).await;

@@ -82,12 +82,7 @@ async fn registration_validation_lists_every_bad_field() {
             .await;
         assert_eq!(status, 400);
         assert_envelope(&body, "Bad Request");
-        let fields: Vec<&str> = body["details"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["field"].as_str().unwrap())
-            .collect();
+        let fields = testkit::api::invalid_fields(&body);
         assert_eq!(fields, ["username", "email", "password"]);
 
         let (status, body) = s.post("/auth/register", json!({"username": 42})).await;

@@ -50,3 +50,35 @@ where
         }
     }
 }
+
+/// The subcommands every service binary answers.
+#[derive(clap::Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceCommand {
+    /// Serve HTTP on 0.0.0.0:$PORT (the default)
+    Serve,
+    /// Exit 0 when this service's health endpoint answers 200 on 127.0.0.1:$PORT (the
+    /// container health check: a scratch image has no curl)
+    Healthcheck,
+    /// Print the OpenAPI document generated from the code
+    Openapi,
+}
+
+impl ServiceCommand {
+    /// Answers the command for a service whose liveness is `health_path`, whose spec
+    /// `openapi` prints, and which `serve` runs.
+    pub fn run(
+        self,
+        health_path: &str,
+        openapi: impl FnOnce() -> String,
+        serve: impl FnOnce() -> ExitCode,
+    ) -> ExitCode {
+        match self {
+            Self::Healthcheck => crate::health::run_cli(health_path),
+            Self::Openapi => {
+                println!("{}", openapi());
+                ExitCode::SUCCESS
+            }
+            Self::Serve => serve(),
+        }
+    }
+}

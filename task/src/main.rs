@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use platform::startup::{ServiceCommand, run_service};
 use task::{
     config::{TaskArgs, TaskConfig},
     http, startup,
@@ -16,32 +17,15 @@ struct Cli {
     #[command(flatten)]
     settings: TaskArgs,
     #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve HTTP on 0.0.0.0:$PORT (the default)
-    Serve,
-    /// Exit 0 when this service's /tasks/health answers 200 on 127.0.0.1:$PORT
-    Healthcheck,
-    /// Print the OpenAPI document generated from the code
-    Openapi,
+    command: Option<ServiceCommand>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Healthcheck => platform::health::run_cli("/tasks/health"),
-        Command::Openapi => {
-            println!("{}", http::openapi_json());
-            ExitCode::SUCCESS
-        }
-        Command::Serve => platform::startup::run_service(
-            "task",
-            TaskConfig::from_args(cli.settings),
-            |c| &c.common,
-            startup::run,
-        ),
-    }
+    cli.command
+        .unwrap_or(ServiceCommand::Serve)
+        .run("/tasks/health", http::openapi_json, || {
+            let cfg = TaskConfig::from_args(cli.settings);
+            run_service("task", cfg, |c| &c.common, startup::run)
+        })
 }

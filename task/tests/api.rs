@@ -118,12 +118,7 @@ async fn validation_lists_every_bad_field() {
             .await;
         assert_eq!(status, 400);
         assert_envelope(&body, "Bad Request");
-        let fields: Vec<&str> = body["details"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["field"].as_str().unwrap())
-            .collect();
+        let fields = testkit::api::invalid_fields(&body);
         assert_eq!(fields.len(), 5, "{body}");
         for f in ["title", "description", "status", "priority", "due_date"] {
             assert!(fields.contains(&f), "{f} in {body}");
@@ -329,15 +324,7 @@ async fn health_ready_docs_spec_and_framework_errors() {
         health,
         json!({"status": "healthy", "service": "task-service", "version": env!("CARGO_PKG_VERSION")})
     );
-    assert_eq!(
-        s.http
-            .get(s.url("/tasks/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(s.api.get("/tasks/ready", None).await.0, 200);
     let docs = s.http.get(s.url("/tasks/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));

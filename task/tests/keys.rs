@@ -16,15 +16,7 @@ async fn keeps_serving_with_cached_keys_when_auth_is_down() {
     let (status, body) = s.create(&token, json!({"title": "still works"})).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(s.get(&token, "/tasks").await.1["total"], 1);
-    assert_eq!(
-        s.http
-            .get(s.url("/tasks/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(s.api.get("/tasks/ready", None).await.0, 200);
     s.stop().await;
 }
 

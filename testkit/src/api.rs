@@ -97,6 +97,14 @@ pub fn assert_envelope(body: &Value, error: &str) {
     );
 }
 
+/// The fields a validation error names, in order.
+pub fn invalid_fields(body: &Value) -> Vec<&str> {
+    body["details"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 /// The claims auth puts in a token for `user_id`, with the default issuer and audience,
 /// issued `iat` and expiring `exp` (seconds since the epoch); tests override fields.
 pub fn claims(user_id: i64, iat: i64, exp: i64) -> Value {
