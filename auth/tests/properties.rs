@@ -152,17 +152,7 @@ fn tampered_expired_none_and_hs256_tokens_are_rejected() {
 
     // Any claims re-encoded under the original signature, `alg: none`, or HS256 keyed with
     // the public key.
-    let jwks: serde_json::Value = rt
-        .block_on(async {
-            s.http
-                .get(s.url("/auth/.well-known/jwks.json"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-        })
-        .unwrap();
+    let jwks = rt.block_on(testkit::get_json(&s.url("/auth/.well-known/jwks.json")));
     let public_x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
     let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
     runner

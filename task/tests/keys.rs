@@ -58,21 +58,8 @@ async fn no_keys_at_all_means_503_until_auth_appears() {
     // Auth comes up: the next token is verified after an on-demand refresh.
     let key = auth::app::signing_keys::generate_pem();
     let auth = start_auth_on(TcpListener::bind(addr).await.unwrap(), &db, &key).await;
-    http.post(format!("{}/auth/register", auth.base))
-        .json(&json!({"username": "late", "email": "late@x.io", "password": "password1"}))
-        .send()
-        .await
-        .unwrap();
-    let login: serde_json::Value = http
-        .post(format!("{}/auth/login", auth.base))
-        .json(&json!({"username": "late", "password": "password1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap();
+    let (token, _) = testkit::api::Api::new(auth.base.clone()).user("late").await;
+    let token = token.as_str();
     let mut status = 0;
     for _ in 0..50 {
         status = http
