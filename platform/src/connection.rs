@@ -34,7 +34,8 @@ pub struct Limits {
     /// A kept-alive connection may sit between requests this long. Longer than the load
     /// balancer's 60 s idle timeout, so that it is always the one to close (AWS's advice).
     pub keep_alive_idle: Duration,
-    /// Connections served at once; further clients wait in the listen backlog.
+    /// Connections served at once. A further client takes the slot of the oldest connection
+    /// yet to send a request (which is closed); if there is none, it waits for a free slot.
     pub max_connections: usize,
 }
 
