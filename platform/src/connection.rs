@@ -34,7 +34,8 @@ pub struct Limits {
     /// A kept-alive connection may sit between requests this long. Longer than the load
     /// balancer's 60 s idle timeout, so that it is always the one to close (AWS's advice).
     pub keep_alive_idle: Duration,
-    /// Connections served at once; further clients wait in the listen backlog.
+    /// Connections served at once. A further client takes the slot of the oldest connection
+    /// yet to send a request (which is closed); if there is none, it waits for a free slot.
     pub max_connections: usize,
 }
 
@@ -79,6 +80,9 @@ enum Phase {
     },
     /// A head was read; the body, the handler and the response are timed elsewhere.
     Busy,
+    /// Still waiting for its first request when the server, at its connection cap, needed the
+    /// slot: closed at once (see [`Clock::shed`]).
+    Shed { at: Instant },
 }
 
 /// A connection's phase, shared by its socket wrapper and its request handler.
@@ -132,7 +136,38 @@ impl Clock {
     }
 
     fn park(&self, waker: &Waker) {
-        *self.parked.lock().unwrap_or_else(|p| p.into_inner()) = Some(waker.clone());
+        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        if !parked.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *parked = Some(waker.clone());
+        }
+    }
+
+    /// Whether the connection has yet to complete its first request head.
+    pub fn is_fresh(&self) -> bool {
+        self.with(|p| matches!(p, Phase::Waiting { fresh: true, .. }))
+    }
+
+    /// Closes the connection now if it has yet to complete its first request head (silent,
+    /// or a head still arriving): the server does this to the oldest such connection when it
+    /// is at its cap and another client is waiting. A connection that has served a request
+    /// (the load balancer's kept-alive ones) or is serving one is never shed. Returns whether
+    /// it was shed. (A head that completes at this very moment is still served: `busy`
+    /// overrides.)
+    pub fn shed(&self) -> bool {
+        let shed = self.with(|p| {
+            let fresh = matches!(p, Phase::Waiting { fresh: true, .. });
+            if fresh {
+                *p = Phase::Shed { at: Instant::now() };
+            }
+            fresh
+        });
+        if shed {
+            let parked = self.parked.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(waker) = parked {
+                waker.wake();
+            }
+        }
+        shed
     }
 
     fn saw_bytes(&self) {
@@ -146,6 +181,8 @@ impl Clock {
     fn deadline(&self) -> Option<Instant> {
         self.with(|p| match *p {
             Phase::Busy => None,
+            // A fixed instant: a deadline recomputed as `now` on every poll would never fire.
+            Phase::Shed { at } => Some(at),
             Phase::Waiting {
                 first_byte: Some(t),
                 ..
@@ -176,11 +213,15 @@ impl<T> DeadlineIo<T> {
     }
 
     /// Called when the socket is not ready: `Pending` until the deadline, then an error.
+    /// The task stays parked with the clock either way: `waiting` and `shed` wake it.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.clock.park(cx.waker());
         let Some(deadline) = self.clock.deadline() else {
-            self.clock.park(cx.waker());
             return false;
         };
+        if deadline <= Instant::now() {
+            return true;
+        }
         if self.sleep.deadline() != deadline {
             self.sleep.as_mut().reset(deadline);
         }
@@ -267,6 +308,42 @@ mod tests {
         tokio::time::advance(Duration::from_secs(5)).await;
         clock.saw_bytes();
         assert_eq!(clock.deadline(), Some(start + Duration::from_secs(40)));
+    }
+
+    #[test]
+    fn only_a_connection_yet_to_send_a_request_is_shed() {
+        let silent = Clock::new(&limits());
+        assert!(silent.is_fresh());
+        silent.saw_bytes();
+        assert!(silent.shed(), "a head still arriving");
+        assert!(!silent.is_fresh());
+        let busy = Clock::new(&limits());
+        busy.busy();
+        assert!(!busy.shed());
+        busy.waiting();
+        assert!(!busy.is_fresh());
+        assert!(!busy.shed(), "a kept-alive connection");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shed_socket_fails_its_pending_read_at_once() {
+        use tokio::io::AsyncReadExt;
+        let (_client, server) = tokio::io::duplex(64);
+        let clock = Clock::new(&limits());
+        let mut io = DeadlineIo::new(server, clock.clone());
+        let read = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            io.read(&mut buf).await
+        });
+        let start = Instant::now();
+        tokio::task::yield_now().await;
+        assert!(clock.shed());
+        let err = read.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "waited for the deadline"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,4 +1,5 @@
-//! The server's lifecycle: bind, accept (at most [`Limits::max_connections`] at once), serve
+//! The server's lifecycle: bind, accept (at most [`Limits::max_connections`] at once; at the
+//! cap the oldest connection yet to send a request is shed for a new one), serve
 //! HTTP/1.1 under read deadlines, and on SIGTERM/SIGINT stop accepting, let in-flight requests
 //! finish (bounded), then hand back so the caller can close the pool.
 //!
@@ -7,7 +8,15 @@
 //! hyper directly, and poem only sees requests. HTTP/2 is not offered: the load balancer
 //! speaks HTTP/1.1 to its targets.
 
-use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    collections::VecDeque,
+    convert::Infallible,
+    future::Future,
+    io,
+    net::SocketAddr,
+    sync::{Arc, Mutex, Weak},
+    time::Duration,
+};
 
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::rt::TokioIo;
@@ -85,15 +94,8 @@ where
     let slots = Arc::new(Semaphore::new(max));
     tokio::pin!(shutdown);
 
-    loop {
-        // A free slot first: at the cap, clients wait in the kernel's backlog.
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break, // never closed; but if it were, stop serving
-            },
-        };
+    let fresh = Fresh::default();
+    'serve: loop {
         let (socket, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -106,9 +108,27 @@ where
                 }
             },
         };
+        // At the cap, room is made by shedding the oldest connection that has yet to send a
+        // request; when there is none (all busy or kept alive), the client waits for a slot.
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => loop {
+                fresh.shed_oldest();
+                tokio::select! {
+                    () = &mut shutdown => break 'serve,
+                    permit = slots.clone().acquire_owned() => match permit {
+                        Ok(p) => break p,
+                        Err(_) => break 'serve, // never closed; but if it were, stop serving
+                    },
+                    // A shed connection whose head completed meanwhile is served, not closed.
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            },
+        };
+        let clock = Clock::new(&options.limits);
+        fresh.push(&clock, max);
         let conn = Connection {
             app: app.clone(),
-            limits: options.limits.clone(),
             context: RequestContext {
                 body_read: options.limits.body_read,
                 trusted_proxy_hops: options.trusted_proxy_hops,
@@ -118,7 +138,7 @@ where
             peer,
         };
         tokio::spawn(async move {
-            conn.serve(socket).await;
+            conn.serve(socket, clock).await;
             drop(permit);
         });
     }
@@ -147,25 +167,48 @@ where
     Ok(())
 }
 
+/// The connections still to send their first request, oldest first: the ones shed at the
+/// cap. Entries of connections that have moved on or ended are dropped lazily.
+#[derive(Default)]
+struct Fresh(Mutex<VecDeque<Weak<Clock>>>);
+
+impl Fresh {
+    fn push(&self, clock: &Arc<Clock>, max: usize) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= 2 * max {
+            q.retain(|w| w.upgrade().is_some_and(|c| c.is_fresh()));
+        }
+        q.push_back(Arc::downgrade(clock));
+    }
+
+    /// Sheds the oldest connection still to send a request, if any.
+    fn shed_oldest(&self) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(w) = q.pop_front() {
+            if w.upgrade().is_some_and(|c| c.shed()) {
+                tracing::debug!("at the connection cap: closed the oldest silent connection");
+                return;
+            }
+        }
+    }
+}
+
 struct Connection<E> {
     app: Arc<E>,
-    limits: Limits,
     context: RequestContext,
     local: Option<SocketAddr>,
     peer: SocketAddr,
 }
 
 impl<E: Endpoint + 'static> Connection<E> {
-    async fn serve(self, socket: TcpStream) {
+    async fn serve(self, socket: TcpStream, clock: Arc<Clock>) {
         let Self {
             app,
-            limits,
             context,
             local,
             peer,
         } = self;
         let mut stage = context.stage.clone();
-        let clock = Clock::new(&limits);
         let local = LocalAddr(local.map_or(Addr::Custom("unknown", "".into()), Addr::SocketAddr));
         let remote = RemoteAddr(Addr::SocketAddr(peer));
 

@@ -279,22 +279,60 @@ async fn connections_over_the_cap_wait_for_a_free_slot() {
     let limits = Limits {
         max_connections: 1,
         header_read: Duration::from_secs(120),
+        keep_alive_idle: Duration::from_secs(120),
         ..short()
     };
     let server = Running::start(options(limits)).await;
-    let first = TcpStream::connect(server.addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A kept-alive connection that has served a request holds its slot (never shed).
+    let mut first = raw(server.addr, b"GET /t/ok HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut buf = [0u8; 4096];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK"));
     let mut second = raw(
         server.addr,
         b"GET /t/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )
     .await;
-    let mut buf = [0u8; 16];
     let early = tokio::time::timeout(Duration::from_millis(500), second.read(&mut buf)).await;
     assert!(early.is_err(), "answered beyond the cap");
     drop(first);
     let got = read_until_closed(&mut second).await;
     assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+    server.shut_down(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn at_the_cap_the_oldest_silent_connection_is_shed_for_a_new_client() {
+    let limits = Limits {
+        max_connections: 2,
+        header_read: Duration::from_secs(120),
+        ..short()
+    };
+    let server = Running::start(options(limits)).await;
+    let mut oldest = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut younger = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Answered although both slots hold silent clients and their header timeout is 120 s.
+    let mut client = raw(
+        server.addr,
+        b"GET /t/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let got = read_until_closed(&mut client).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+    assert_eq!(
+        read_until_closed(&mut oldest).await,
+        "",
+        "the oldest was shed"
+    );
+    // The younger one is still open: only one was shed.
+    let mut buf = [0u8; 1];
+    let still = tokio::time::timeout(Duration::from_millis(300), younger.read(&mut buf)).await;
+    assert!(
+        still.is_err(),
+        "the younger silent connection was closed too"
+    );
     server.shut_down(Duration::from_secs(10)).await;
 }
 
