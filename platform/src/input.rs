@@ -5,11 +5,11 @@
 //! both accept anything on the wire and record what they saw. Domain parsers turn them into
 //! domain types, collecting a [`crate::FieldError`] per field.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, marker::PhantomData};
 
 use poem_openapi::{
-    registry::{MetaSchemaRef, Registry},
-    types::{ParseFromJSON, ParseResult, ToJSON, Type},
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
 use serde_json::Value;
 
@@ -113,13 +113,17 @@ impl Invalid {
             .ok()
     }
 
-    /// A required string field, with absence and wrong types reported in the same words
-    /// by every service.
-    pub fn required_string(&mut self, field: &str, input: Required<String>) -> Option<String> {
+    /// A required string field (a `String` or a [`Text`]), with absence and wrong types
+    /// reported in the same words by every service.
+    pub fn required_string(
+        &mut self,
+        field: &str,
+        input: Required<impl Into<String>>,
+    ) -> Option<String> {
         self.check(
             field,
             match input {
-                Field::Value(v) => Ok(v),
+                Field::Value(v) => Ok(v.into()),
                 Field::WrongType => Err("must be a string"),
                 Field::Missing | Field::Null => Err("is required"),
             },
@@ -132,5 +136,59 @@ impl Invalid {
             Some(v) if self.0.is_empty() => Ok(v),
             _ => Err(self.0),
         }
+    }
+}
+
+/// A string in a request body whose schema states the rules the domain checks. Parsing
+/// accepts any string, so that every bad field is reported at once with the domain's
+/// words; the schema tells clients (and schemathesis) exactly what will be accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text<R>(pub String, PhantomData<R>);
+
+impl<R> From<Text<R>> for String {
+    fn from(t: Text<R>) -> Self {
+        t.0
+    }
+}
+
+/// What a [`Text`] field's schema says.
+pub trait TextRules: Send + Sync {
+    const NAME: &'static str;
+    fn schema() -> MetaSchema;
+}
+
+impl<R: TextRules> Type for Text<R> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        R::NAME.into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(R::schema()))
+    }
+
+    fn as_raw_value(&self) -> Option<&String> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl<R: TextRules> ParseFromJSON for Text<R> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        String::parse_from_json(value)
+            .map(|s| Self(s, PhantomData))
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl<R: TextRules> ToJSON for Text<R> {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
     }
 }

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use platform::{
     FieldError,
-    input::{Field, Invalid, Required},
+    input::{Field, Invalid, Required, Text, TextRules},
     jwt::Claims,
 };
-use poem_openapi::Object;
+use poem_openapi::{Object, registry::MetaSchema};
 
 use crate::{
     app::tokens::Issued,
@@ -19,12 +19,12 @@ use crate::{
 #[derive(Object, Debug)]
 pub struct RegisterRequest {
     /// 3–50 characters of letters, digits, `_`, `.` and `-`; unique regardless of case.
-    pub username: Required<String>,
+    pub username: Required<Text<UsernameRules>>,
     /// A valid address of at most 100 characters; unique regardless of case.
-    pub email: Required<String>,
-    /// 8–72 bytes.
+    pub email: Required<Text<EmailRules>>,
+    /// 8–72 bytes in UTF-8, no NUL.
     #[oai(write_only)]
-    pub password: Required<String>,
+    pub password: Required<Text<PasswordRules>>,
 }
 
 impl TryFrom<RegisterRequest> for Registration {
@@ -56,19 +56,21 @@ impl TryFrom<RegisterRequest> for Registration {
 
 #[derive(Object, Debug)]
 pub struct LoginRequest {
-    /// Matched regardless of case.
-    pub username: Required<String>,
+    /// Matched regardless of case; a name that could never be registered is refused (400).
+    pub username: Required<Text<UsernameRules>>,
+    /// At most 72 bytes in UTF-8.
     #[oai(write_only)]
-    pub password: Required<String>,
+    pub password: Required<Text<LoginPasswordRules>>,
 }
 
 impl LoginRequest {
     /// NUL never matches a stored name or password: the contract answers it like a wrong
     /// password (401), not as malformed input.
     pub fn has_nul(&self) -> bool {
-        [&self.username, &self.password]
-            .into_iter()
-            .any(|f| matches!(f, Field::Value(v) if v.contains('\0')))
+        fn nul<R>(f: &Required<Text<R>>) -> bool {
+            matches!(f, Field::Value(v) if v.0.contains('\0'))
+        }
+        nul(&self.username) || nul(&self.password)
     }
 }
 
@@ -217,12 +219,12 @@ impl From<User> for MeResponse {
 
 #[derive(Object, Debug)]
 pub struct ChangePasswordRequest {
-    /// The password the account has now.
+    /// The password the account has now: at most 72 bytes in UTF-8.
     #[oai(write_only)]
-    pub current_password: Required<String>,
-    /// 8–72 bytes, as at registration.
+    pub current_password: Required<Text<LoginPasswordRules>>,
+    /// 8–72 bytes in UTF-8, no NUL, as at registration.
     #[oai(write_only)]
-    pub new_password: Required<String>,
+    pub new_password: Required<Text<PasswordRules>>,
 }
 
 impl TryFrom<ChangePasswordRequest> for PasswordChange {
@@ -243,9 +245,9 @@ impl TryFrom<ChangePasswordRequest> for PasswordChange {
 
 #[derive(Object, Debug)]
 pub struct DeleteAccountRequest {
-    /// The account's password, to confirm.
+    /// The account's password, to confirm: at most 72 bytes in UTF-8.
     #[oai(write_only)]
-    pub password: Required<String>,
+    pub password: Required<Text<LoginPasswordRules>>,
 }
 
 impl TryFrom<DeleteAccountRequest> for LoginPassword {
@@ -269,6 +271,87 @@ impl Message {
     pub fn new(message: &str) -> Self {
         Self {
             message: message.into(),
+        }
+    }
+}
+
+/// [`Username::parse`]: 3–50 characters of `[A-Za-z0-9_.-]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsernameRules;
+
+impl TextRules for UsernameRules {
+    const NAME: &'static str = "string(username)";
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(3),
+            max_length: Some(50),
+            pattern: Some("^[A-Za-z0-9_.-]{3,50}$".into()),
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+/// Exactly what [`Email::parse`] accepts: a dot-atom local part of at most 64 characters
+/// (the lookahead), `@`, and a domain of at least two dot-separated labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailRules;
+
+const EMAIL: &str = concat!(
+    r"^(?![^@]{65})",
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*",
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$",
+);
+
+impl TextRules for EmailRules {
+    const NAME: &'static str = "string(email)";
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            max_length: Some(100),
+            pattern: Some(EMAIL.into()),
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+/// No NUL anywhere.
+const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// [`Password::parse`]: 8–72 bytes of UTF-8, no NUL. JSON Schema counts characters, not
+/// bytes, so `maxLength` is the bound for ASCII only: a longer password in more than one
+/// byte a character is refused although the schema allows it (the field's description
+/// says so).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PasswordRules;
+
+impl TextRules for PasswordRules {
+    const NAME: &'static str = "string(password)";
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(8),
+            max_length: Some(72),
+            pattern: Some(NO_NUL.into()),
+            ..MetaSchema::new("string")
+        }
+    }
+}
+
+/// [`LoginPassword::parse`]: 1–72 bytes of UTF-8, no NUL; characters against bytes as for
+/// [`PasswordRules`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginPasswordRules;
+
+impl TextRules for LoginPasswordRules {
+    const NAME: &'static str = "string(login_password)";
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(1),
+            max_length: Some(72),
+            pattern: Some(NO_NUL.into()),
+            ..MetaSchema::new("string")
         }
     }
 }

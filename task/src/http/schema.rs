@@ -1,18 +1,14 @@
 //! The bodies the task API reads and writes, and their conversion into domain types.
 
-use std::{borrow::Cow, marker::PhantomData};
-
 use chrono::{DateTime, Utc};
 use platform::{
     FieldError,
-    input::{Field, Invalid, Optional, Required},
+    input::{Field, Invalid, Optional, Required, Text, TextRules},
 };
 use poem_openapi::{
     Enum, Object,
     registry::{MetaSchema, MetaSchemaRef},
-    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
-use serde_json::Value;
 
 use crate::domain::{self, Description, NewTask, Task as DomainTask, TaskPatch, TaskTitle};
 
@@ -134,7 +130,7 @@ impl TryFrom<CreateTaskRequest> for NewTask {
     fn try_from(req: CreateTaskRequest) -> Result<Self, Self::Error> {
         let mut invalid = Invalid::default();
         let title = invalid
-            .required_string("title", plain(req.title))
+            .required_string("title", req.title)
             .and_then(|t| invalid.check("title", TaskTitle::parse(&t)));
         let description = clearable(
             &mut invalid,
@@ -218,64 +214,6 @@ fn clearable<T, R>(
         Field::Null => Some(None),
         Field::WrongType => invalid.check(field, Err("must be a string or null")),
         Field::Value(v) => invalid.check(field, parse(v.0)).map(Some),
-    }
-}
-
-/// A string in a request body whose schema states the rules the domain checks. Parsing
-/// accepts any string, so that every bad field is reported at once with the domain's
-/// words; the schema tells clients (and schemathesis) exactly what will be accepted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Text<R>(pub String, PhantomData<R>);
-
-/// What a [`Text`] field's schema says.
-pub trait TextRules: Send + Sync {
-    const NAME: &'static str;
-    fn schema() -> MetaSchema;
-}
-
-impl<R: TextRules> Type for Text<R> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = String;
-    type RawElementValueType = String;
-
-    fn name() -> Cow<'static, str> {
-        R::NAME.into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(R::schema()))
-    }
-
-    fn as_raw_value(&self) -> Option<&String> {
-        Some(&self.0)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
-        Box::new(std::iter::once(&self.0))
-    }
-}
-
-impl<R: TextRules> ParseFromJSON for Text<R> {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        String::parse_from_json(value)
-            .map(|s| Self(s, PhantomData))
-            .map_err(ParseError::propagate)
-    }
-}
-
-impl<R: TextRules> ToJSON for Text<R> {
-    fn to_json(&self) -> Option<Value> {
-        Some(Value::String(self.0.clone()))
-    }
-}
-
-/// What a [`Text`] field held, as plain text.
-fn plain<R, const REQUIRED: bool>(field: Field<Text<R>, REQUIRED>) -> Field<String, REQUIRED> {
-    match field {
-        Field::Missing => Field::Missing,
-        Field::Null => Field::Null,
-        Field::WrongType => Field::WrongType,
-        Field::Value(t) => Field::Value(t.0),
     }
 }
 
