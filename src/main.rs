@@ -51,7 +51,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(format, "info");
+    // Lives until the process returns: dropping it flushes the logs and the last metrics.
+    let _telemetry = telemetry::init(format, "info");
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

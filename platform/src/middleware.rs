@@ -40,10 +40,12 @@ pub struct Settings {
 
 /// Wraps a service's routes with the shared request plumbing.
 pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<Output = Response> {
-    let settings = Arc::new(settings);
+    let recorder = metrics::recorder(settings.service);
+    let shared = Arc::new((settings, recorder));
     ep.around(move |ep, req| {
-        let settings = settings.clone();
+        let shared = shared.clone();
         async move {
+            let (settings, recorder) = &*shared;
             let request_id = request_id(&req);
             let span = tracing::info_span!(
                 "request",
@@ -51,7 +53,7 @@ pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<O
                 method = %req.method(),
                 path = %req.uri().path(),
             );
-            let mut resp = handle(ep, req, &settings).instrument(span.clone()).await;
+            let mut resp = handle(ep, req, settings, recorder).instrument(span).await;
             let headers = resp.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 headers.insert(REQUEST_ID_HEADER, v);
@@ -67,7 +69,12 @@ pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<O
     })
 }
 
-async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: &Settings) -> Response {
+async fn handle<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    settings: &Settings,
+    recorder: &metrics::Recorder,
+) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -101,7 +108,7 @@ async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: &Settings) 
     } else {
         tracing::info!(status, latency_ms, "request completed");
     }
-    metrics::record_request(settings.service, status, latency_ms);
+    recorder.record(status, latency_ms);
     resp
 }
 
