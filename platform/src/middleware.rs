@@ -260,9 +260,15 @@ async fn read_body(req: &mut Request, limit: usize) -> Result<(), ApiError> {
     if declared.is_some_and(|len| len > limit as u64 + DRAIN_LIMIT) {
         return Err(too_large());
     }
+    let body = req.take_body();
+    if body.is_empty() {
+        // Known to be empty (a GET, usually): nothing to read, no buffer to allocate.
+        req.set_body(body);
+        return Ok(());
+    }
     // Chunked bodies carry no length, and a declared one may lie: read at most `limit`
     // bytes, and drain (bounded) what comes after.
-    let mut reader = req.take_body().into_async_read();
+    let mut reader = body.into_async_read();
     let mut body = Vec::with_capacity(declared.map_or(8 * 1024, |l| l.min(limit as u64) as usize));
     let unreadable = |_| ApiError::bad_request("Could not read the request body");
     let read = (&mut reader)
