@@ -72,9 +72,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The same defaults as the services: JSON logs in production, text otherwise.
-    let format = common.log_format;
-    telemetry::init(format, "info");
+    // The same defaults as the services: JSON logs in production, text otherwise. The
+    // guard lives until the process returns: dropping it flushes the logs and the metrics.
+    let _telemetry = telemetry::init(common.log_format, "info");
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -3,7 +3,10 @@
 //!
 //! auth signs and verifies with its own keys; task verifies with the keys auth publishes.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use poem_openapi::{Object, SecurityScheme, auth::Bearer};
@@ -113,15 +116,93 @@ fn has_crit_header(token: &str) -> bool {
     }
 }
 
+/// How many verified tokens a [`Verifier`] remembers.
+pub const VERIFIED_CACHE_CAPACITY: usize = 10_000;
+
 /// Checks signatures and claims against a fixed set of public keys.
+///
+/// A client sends the same token with every request until it expires, so a token that
+/// verified is remembered (by its SHA-256, until its `exp`) and the next request with it costs
+/// a hash and a lookup instead of a signature check. The memory lives and dies with the key
+/// set: a verifier for new keys starts empty. Failures are never remembered.
 #[derive(Clone)]
 pub struct Verifier {
     keys: HashMap<String, DecodingKey>,
     validation: Validation,
+    verified: Arc<VerifiedTokens>,
+}
+
+type TokenDigest = [u8; 32];
+
+/// The tokens a verifier has accepted, bounded: when full, the expired ones go, and if that
+/// is not enough an arbitrary eighth, so a flood of distinct tokens costs one sweep per
+/// `capacity / 8` new ones.
+struct VerifiedTokens {
+    /// SHA-256 of the token → its claims and `exp`.
+    entries: Mutex<HashMap<TokenDigest, (Arc<Claims>, i64)>>,
+    capacity: usize,
+}
+
+impl VerifiedTokens {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn digest(token: &str) -> TokenDigest {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The claims of a token verified before that has not expired at `now`.
+    fn get(&self, digest: &TokenDigest, now: i64) -> Option<Arc<Claims>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.get(digest) {
+            Some((claims, exp)) if now < *exp => Some(claims.clone()),
+            Some(_) => {
+                entries.remove(digest);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn insert(&self, digest: TokenDigest, claims: Arc<Claims>, now: i64) {
+        let exp = claims.exp;
+        if exp <= now || self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= self.capacity && !entries.contains_key(&digest) {
+            entries.retain(|_, (_, exp)| now < *exp);
+            if entries.len() >= self.capacity {
+                let evict: Vec<TokenDigest> = entries
+                    .keys()
+                    .take((self.capacity / 8).max(1))
+                    .copied()
+                    .collect();
+                for k in evict {
+                    entries.remove(&k);
+                }
+            }
+        }
+        entries.insert(digest, (claims, exp));
+    }
+
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 impl Verifier {
     pub fn new(jwks: &JwkSet, settings: &JwtSettings) -> Self {
+        Self::with_cache_capacity(jwks, settings, VERIFIED_CACHE_CAPACITY)
+    }
+
+    /// A verifier that remembers at most `capacity` verified tokens (0: none).
+    pub fn with_cache_capacity(jwks: &JwkSet, settings: &JwtSettings, capacity: usize) -> Self {
         let keys = jwks
             .keys
             .iter()
@@ -139,7 +220,11 @@ impl Verifier {
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.leeway = 5;
-        Self { keys, validation }
+        Self {
+            keys,
+            validation,
+            verified: Arc::new(VerifiedTokens::new(capacity)),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -147,6 +232,23 @@ impl Verifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let digest = VerifiedTokens::digest(token);
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        if let Some(claims) = self.verified.get(&digest, now) {
+            return Ok(Claims::clone(&claims));
+        }
+        let claims = self.verify_signed(token)?;
+        self.verified.insert(digest, Arc::new(claims.clone()), now);
+        Ok(claims)
+    }
+
+    /// How many verified tokens are remembered now.
+    pub fn cached_tokens(&self) -> usize {
+        self.verified.len()
+    }
+
+    /// The full check: header, signature, claims.
+    fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::EdDSA || has_crit_header(token) {
             return Err(TokenError::Invalid);
@@ -253,6 +355,82 @@ mod tests {
         assert!(v.verify(&with_nbf(now() - 10)).is_ok());
         assert!(v.verify(&with_nbf(now() + 30)).is_ok());
         assert_eq!(v.verify(&with_nbf(now() + 120)), Err(TokenError::Invalid));
+    }
+
+    fn claims_with(jti: &str, iat: i64, exp: i64) -> Value {
+        let mut c = claims(iat);
+        c["jti"] = jti.into();
+        c["exp"] = exp.into();
+        c
+    }
+
+    #[test]
+    fn a_verified_token_is_served_from_memory_with_the_same_claims() {
+        let v = verifier();
+        let token = sign(header(), claims(now()));
+        let first = v.verify(&token).unwrap();
+        assert_eq!(v.cached_tokens(), 1);
+        let digest = VerifiedTokens::digest(&token);
+        assert_eq!(*v.verified.get(&digest, now()).unwrap(), first);
+        assert_eq!(v.verify(&token).unwrap(), first);
+        assert_eq!(v.cached_tokens(), 1);
+        // Clones share the memory (they share the keys).
+        assert_eq!(v.clone().cached_tokens(), 1);
+    }
+
+    #[test]
+    fn an_expired_token_is_not_served_from_memory() {
+        let v = verifier();
+        let token = sign(header(), claims_with("old", now() - 3600, now() - 60));
+        let digest = VerifiedTokens::digest(&token);
+        // As if it had verified while still valid.
+        let c: Claims =
+            serde_json::from_value(claims_with("old", now() - 3600, now() - 60)).unwrap();
+        v.verified.insert(digest, Arc::new(c), now() - 120);
+        assert_eq!(v.cached_tokens(), 1);
+        assert_eq!(v.verify(&token), Err(TokenError::Expired));
+        assert_eq!(v.cached_tokens(), 0, "the expired entry is dropped");
+        // An entry is served only before its exp.
+        let fresh = sign(header(), claims(now()));
+        let claims = v.verify(&fresh).unwrap();
+        let digest = VerifiedTokens::digest(&fresh);
+        assert!(v.verified.get(&digest, claims.exp - 1).is_some());
+        assert!(v.verified.get(&digest, claims.exp).is_none());
+    }
+
+    #[test]
+    fn failures_are_not_remembered() {
+        let v = verifier();
+        let mut h = header();
+        h["kid"] = "other".into();
+        let unknown = sign(h, claims(now()));
+        let tampered = format!("{}x", sign(header(), claims(now())));
+        for _ in 0..2 {
+            assert_eq!(v.verify(&unknown), Err(TokenError::UnknownKey));
+            assert_eq!(v.verify(&tampered), Err(TokenError::Invalid));
+        }
+        assert_eq!(v.cached_tokens(), 0);
+    }
+
+    #[test]
+    fn the_memory_stays_within_its_bound() {
+        let x = URL_SAFE_NO_PAD.encode(key().verifying_key().to_bytes());
+        let set = JwkSet {
+            keys: vec![Jwk::ed25519("k1", x)],
+        };
+        let v = Verifier::with_cache_capacity(&set, &JwtSettings::default(), 16);
+        let tokens: Vec<String> = (0..50)
+            .map(|i| sign(header(), claims_with(&format!("j{i}"), now(), now() + 3600)))
+            .collect();
+        for t in &tokens {
+            v.verify(t).unwrap();
+            assert!(v.cached_tokens() <= 16, "{} remembered", v.cached_tokens());
+        }
+        // Every token still verifies, remembered or not.
+        for t in &tokens {
+            assert!(v.verify(t).is_ok());
+        }
+        assert!(v.cached_tokens() <= 16);
     }
 
     #[test]

@@ -40,10 +40,12 @@ pub struct Settings {
 
 /// Wraps a service's routes with the shared request plumbing.
 pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<Output = Response> {
-    let settings = Arc::new(settings);
+    let recorder = metrics::recorder(settings.service);
+    let shared = Arc::new((settings, recorder));
     ep.around(move |ep, req| {
-        let settings = settings.clone();
+        let shared = shared.clone();
         async move {
+            let (settings, recorder) = &*shared;
             let request_id = request_id(&req);
             let span = tracing::info_span!(
                 "request",
@@ -51,7 +53,7 @@ pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<O
                 method = %req.method(),
                 path = %req.uri().path(),
             );
-            let mut resp = handle(ep, req, &settings).instrument(span.clone()).await;
+            let mut resp = handle(ep, req, settings, recorder).instrument(span).await;
             let headers = resp.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 headers.insert(REQUEST_ID_HEADER, v);
@@ -67,7 +69,12 @@ pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<O
     })
 }
 
-async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: &Settings) -> Response {
+async fn handle<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    settings: &Settings,
+    recorder: &metrics::Recorder,
+) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -101,7 +108,7 @@ async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: &Settings) 
     } else {
         tracing::info!(status, latency_ms, "request completed");
     }
-    metrics::record_request(settings.service, status, latency_ms);
+    recorder.record(status, latency_ms);
     resp
 }
 
@@ -253,9 +260,15 @@ async fn read_body(req: &mut Request, limit: usize) -> Result<(), ApiError> {
     if declared.is_some_and(|len| len > limit as u64 + DRAIN_LIMIT) {
         return Err(too_large());
     }
+    let body = req.take_body();
+    if body.is_empty() {
+        // Known to be empty (a GET, usually): nothing to read, no buffer to allocate.
+        req.set_body(body);
+        return Ok(());
+    }
     // Chunked bodies carry no length, and a declared one may lie: read at most `limit`
     // bytes, and drain (bounded) what comes after.
-    let mut reader = req.take_body().into_async_read();
+    let mut reader = body.into_async_read();
     let mut body = Vec::with_capacity(declared.map_or(8 * 1024, |l| l.min(limit as u64) as usize));
     let unreadable = |_| ApiError::bad_request("Could not read the request body");
     let read = (&mut reader)

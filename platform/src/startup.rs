@@ -29,7 +29,8 @@ where
         }
     };
     let (format, port) = (common(&cfg).log_format, common(&cfg).port);
-    telemetry::init(format, "info");
+    // Lives until the process returns: dropping it flushes the logs and the last metrics.
+    let _telemetry = telemetry::init(format, "info");
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -420,9 +420,12 @@ async fn a_panicking_handler_answers_500_in_the_envelope_logs_and_counts_it() {
         .into_iter()
         .filter(|m| m["Service"] == "panicky")
         .collect();
+    // One document for the interval, counting the panic as an error (a 5xx).
     assert_eq!(metrics.len(), 1, "{metrics:?}");
+    assert_eq!(metrics[0]["RequestCount"], 1);
     assert_eq!(metrics[0]["Errors"], 1);
-    assert_eq!(metrics[0]["StatusCode"], 500);
+    assert_eq!(metrics[0]["StatusClasses"]["5xx"]["Count"], 1);
+    assert_eq!(metrics[0]["Latency"]["Count"], 1);
 }
 
 #[tokio::test]

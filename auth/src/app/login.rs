@@ -32,12 +32,12 @@ impl State {
                     .record_success(&self.db, &username, addr)
                     .await?;
                 let issued = self.tokens.issue(&stored.user)?;
-                tracing::info!(user_id = stored.user.id, "login succeeded");
+                tracing::debug!(user_id = stored.user.id, "login succeeded");
                 Ok((stored.user, issued))
             }
             _ => {
                 self.record_login_failure(&username, addr).await?;
-                tracing::info!("login failed");
+                tracing::debug!("login failed");
                 Err(AuthError::InvalidCredentials)
             }
         }

@@ -10,7 +10,7 @@ impl State {
     pub async fn register(&self, reg: &Registration) -> Result<User, AuthError> {
         let hash = self.hasher.hash(&reg.password).await?;
         let user = Users::new(&self.db).create(reg, hash).await?;
-        tracing::info!(user_id = user.id, "user registered");
+        tracing::debug!(user_id = user.id, "user registered");
         Ok(user)
     }
 }

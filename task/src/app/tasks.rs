@@ -14,7 +14,7 @@ impl State {
 
     pub async fn create_task(&self, caller: Caller, new: NewTask) -> Result<Task, TaskError> {
         let task = self.tasks().create(caller, new).await?;
-        tracing::info!(task_id = task.id, user_id = caller.user_id, "task created");
+        tracing::debug!(task_id = task.id, user_id = caller.user_id, "task created");
         Ok(task)
     }
 
