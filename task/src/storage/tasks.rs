@@ -92,8 +92,19 @@ impl<'a> Tasks<'a> {
     }
 
     /// One page of the caller's tasks matching `filter`, newest first, and the number of
-    /// all matches.
+    /// all matches: one statement, the total riding on each row as `COUNT(*) OVER ()`. Only
+    /// a page past the end (no rows, so no total) costs a second, counting statement.
     pub async fn list(&self, owner: Caller, filter: ListFilter) -> Result<(Vec<Task>, u64), DbErr> {
+        /// A row of the page with the number of all matches.
+        struct Counted(Model, i64);
+        impl sea_orm::FromQueryResult for Counted {
+            fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+                Ok(Self(
+                    Model::from_query_result(row, pre)?,
+                    row.try_get(pre, "total_count")?,
+                ))
+            }
+        }
         let mut cond = Condition::all().add(Column::UserId.eq(owner.user_id));
         if let Some(s) = filter.status {
             cond = cond.add(Column::Status.eq(s.as_str()));
@@ -102,24 +113,34 @@ impl<'a> Tasks<'a> {
             cond = cond.add(Column::Priority.eq(p.as_str()));
         }
         let cond = &cond;
-        let total = self
-            .db
-            .run(|c| async move { Entity::find().filter(cond.clone()).count(&c).await })
-            .await?;
         let page = self
             .db
             .run(|c| async move {
                 Entity::find()
                     .filter(cond.clone())
+                    .expr_as(Expr::cust("COUNT(*) OVER ()"), "total_count")
                     .order_by_desc(Column::CreatedAt)
                     .order_by_desc(Column::Id)
                     .limit(filter.limit)
                     .offset(filter.offset)
+                    .into_model::<Counted>()
                     .all(&c)
                     .await
             })
             .await?;
-        Ok((page.into_iter().map(Task::from).collect(), total))
+        let total = match page.first() {
+            Some(Counted(_, total)) => u64::try_from(*total).unwrap_or_default(),
+            None if filter.offset == 0 => 0,
+            None => {
+                self.db
+                    .run(|c| async move { Entity::find().filter(cond.clone()).count(&c).await })
+                    .await?
+            }
+        };
+        Ok((
+            page.into_iter().map(|Counted(m, _)| m.into()).collect(),
+            total,
+        ))
     }
 
     pub async fn find(&self, id: i64) -> Result<Option<Task>, DbErr> {
