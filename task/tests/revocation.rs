@@ -310,20 +310,18 @@ async fn run_case(
     Ok(())
 }
 
-/// Not a check: the cost of the revocation check per request, printed. Runs only with
-/// `MEASURE_REVOCATION=1` (it loads the machine for about 20 s). TTL 0 makes every request
-/// a cache miss (one query each: what the check would cost without the cache); the default
-/// TTL makes (almost) every request a hit (no query).
+/// The cost of the revocation check per request, printed (timings are not asserted): TTL 0
+/// makes every request a cache miss (one query each: what the check would cost without the
+/// cache); the default TTL makes (almost) every request a hit (no query). What it asserts is
+/// that every request under load succeeds either way. One second per case by default;
+/// `MEASURE_SECS=10` for a measurement worth quoting.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "a measurement; run with MEASURE_REVOCATION=1 --run-ignored only"]
+#[ignore = "a load measurement; runs with --run-ignored all (MEASURE_SECS sets its length)"]
 async fn measure_revocation_cost() {
-    if std::env::var("MEASURE_REVOCATION").is_err() {
-        return;
-    }
     let secs: u64 = std::env::var("MEASURE_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(1);
     for backend in backends() {
         for ttl in [Duration::ZERO, KeySettings::new("x").revocation_ttl] {
             let s = Stack::start_tuned(backend, |k| k.revocation_ttl = ttl).await;
