@@ -51,6 +51,7 @@ WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  umount "$WORK/task/data" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -105,6 +106,10 @@ start() { # start NAME PORT [VAR=value...]: in its image root, waits for /<prefi
 
 echo "== 2. scratch roots, uid 65534"
 start auth "$AUTH_PORT"
+# The two services share one database (task reads who exists and which tokens are revoked):
+# task's /data is auth's, as both tasks would mount one volume or reach one PostgreSQL.
+image_root task >/dev/null
+mount --bind "$WORK/auth/data" "$WORK/task/data"
 start task "$TASK_PORT" "AUTH_SERVICE_URL=http://127.0.0.1:$AUTH_PORT"
 for pair in "auth:$AUTH_PORT" "task:$TASK_PORT"; do
   (LIMIT=15 in_root "$WORK/${pair%%:*}" "${pair%%:*}" "PORT=${pair#*:}" -- healthcheck) || fail "${pair%%:*} healthcheck"
