@@ -16,8 +16,8 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 /// The columns sea-orm selects for a task, in the entity's order.
-const TASK_COLUMNS: &str = r#""tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."status", "tasks"."priority", "tasks"."due_date", "tasks"."created_at", "tasks"."updated_at""#;
-const RETURNING: &str = r#""id", "user_id", "title", "description", "status", "priority", "due_date", "created_at", "updated_at""#;
+const TASK_COLUMNS: &str = r#""tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."status", "tasks"."priority", "tasks"."due_date", "tasks"."created_at", "tasks"."updated_at", "tasks"."version""#;
+const RETURNING: &str = r#""id", "user_id", "title", "description", "status", "priority", "due_date", "created_at", "updated_at", "version""#;
 
 /// A pgbench custom script: the statements one request of an endpoint runs.
 pub struct SqlScript {
@@ -40,8 +40,8 @@ pub fn task_scripts(ids: &SqlIds) -> Vec<SqlScript> {
     let page = format!(
         r#"SELECT {TASK_COLUMNS} FROM "tasks" WHERE "tasks"."user_id" = :uid ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC LIMIT 20 OFFSET 0;"#
     );
-    let count = format!(
-        r#"SELECT COUNT(*) AS num_items FROM (SELECT {TASK_COLUMNS} FROM "tasks" WHERE "tasks"."user_id" = :uid) AS "sub_query";"#
+    let list = format!(
+        r#"SELECT {TASK_COLUMNS}, (SELECT COUNT(*) FROM "tasks" WHERE "tasks"."user_id" = :uid) AS "total_count" FROM "tasks" WHERE "tasks"."user_id" = :uid ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC LIMIT 20 OFFSET 0;"#
     );
     let get = format!(r#"SELECT {TASK_COLUMNS} FROM "tasks" WHERE "tasks"."id" = :id LIMIT 1;"#);
     let (r_lo, r_hi) = ids.reader_task_ids;
@@ -55,9 +55,9 @@ pub fn task_scripts(ids: &SqlIds) -> Vec<SqlScript> {
             sql: format!("{reader}{page}\n"),
         },
         SqlScript {
-            key: "count_page",
-            what: "count + page (what GET /tasks?limit=20 runs)",
-            sql: format!("{reader}{count}\n{page}\n"),
+            key: "list",
+            what: "page with its total (the one statement GET /tasks?limit=20 runs)",
+            sql: format!("{reader}{list}\n"),
         },
         SqlScript {
             key: "get",
@@ -68,16 +68,16 @@ pub fn task_scripts(ids: &SqlIds) -> Vec<SqlScript> {
             key: "insert",
             what: "INSERT ... RETURNING (POST /tasks)",
             sql: format!(
-                "{writer}INSERT INTO \"tasks\" (\"user_id\", \"title\", \"description\", \"status\", \"priority\", \"due_date\", \"created_at\", \"updated_at\") \
-                 VALUES (:uid, 'Benchmark task', 'created by pgbench', 'pending', 'high', '2030-01-31T00:00:00Z', now(), now()) RETURNING {RETURNING};\n"
+                "{writer}INSERT INTO \"tasks\" (\"user_id\", \"title\", \"description\", \"status\", \"priority\", \"due_date\", \"created_at\", \"updated_at\", \"version\") \
+                 VALUES (:uid, 'Benchmark task', 'created by pgbench', 'pending', 'high', '2030-01-31T00:00:00Z', now(), now(), 1) RETURNING {RETURNING};\n"
             ),
         },
         SqlScript {
             key: "get_update",
             what: "get by id + UPDATE ... RETURNING (PUT /tasks/{id})",
             sql: format!(
-                "\\set id random({w_lo}, {w_hi})\n{get}\n\
-                 UPDATE \"tasks\" SET \"title\" = 'Updated by pgbench', \"status\" = 'in_progress', \"updated_at\" = now() WHERE \"tasks\".\"id\" = :id RETURNING {RETURNING};\n"
+                "{writer}\\set id random({w_lo}, {w_hi})\n{get}\n\
+                 UPDATE \"tasks\" SET \"updated_at\" = now(), \"version\" = \"version\" + 1, \"title\" = 'Updated by pgbench', \"status\" = 'in_progress' WHERE \"tasks\".\"id\" = :id AND \"tasks\".\"user_id\" = :uid RETURNING {RETURNING};\n"
             ),
         },
     ]

@@ -93,6 +93,11 @@ struct Cli {
     /// Keep the work folder (wrk scripts and outputs, service logs) after a successful run.
     #[arg(long)]
     keep_work: bool,
+    /// For profiling by hand: start and seed as usual, print the services' addresses, pids and
+    /// the benchmark users' tokens (with a ready wrk command), then wait for Enter (or the end of
+    /// standard input) and clean up, measuring nothing.
+    #[arg(long)]
+    hold: bool,
 }
 
 const BCRYPT_COST: u32 = 10;
@@ -624,6 +629,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     )?;
     say(format!("seeded {counts} (users {seeded_users_via})"));
 
+    if cli.hold {
+        return hold(&auth, &task, &reader, &writer, &reader_ids);
+    }
+
     thread::sleep(Duration::from_secs(1));
     let idle = [auth.memory_kib()?.0, task.memory_kib()?.0];
 
@@ -652,7 +661,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
         sanity_check(service, plan)?;
         let limit_keys: &[&str] = match plan.key {
-            "tasks_list" => &["page", "count_page"],
+            "tasks_list" => &["page", "list"],
             "tasks_get" => &["get"],
             "tasks_update" => &["get_update"],
             "tasks_create" => &["insert"],
@@ -901,6 +910,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         out_dir.join("RESULTS.md").display()
     ));
     println!("{md}");
+    Ok(())
+}
+
+/// `--hold`: the seeded services, left running for a profiler until Enter.
+fn hold(
+    auth: &Service,
+    task: &Service,
+    reader: &BenchUser,
+    writer: &BenchUser,
+    reader_ids: &[i64],
+) -> anyhow::Result<()> {
+    println!("AUTH_URL={} AUTH_PID={}", auth.url(), auth.pid());
+    println!("TASK_URL={} TASK_PID={}", task.url(), task.pid());
+    println!("READER_TOKEN={}", reader.token);
+    println!("WRITER_TOKEN={}", writer.token);
+    println!("READER_TASK_ID={}", reader_ids[0]);
+    println!(
+        "# e.g.: wrk -t2 -c64 -d10s -H 'Authorization: Bearer {}' '{}/tasks?limit=20'",
+        reader.token,
+        task.url()
+    );
+    say("holding; press Enter (or close standard input) to stop and drop the database");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
     Ok(())
 }
 

@@ -441,7 +441,7 @@ impl Results {
         );
         let pairs = [
             ("page", "tasks_list"),
-            ("count_page", "tasks_list"),
+            ("list", "tasks_list"),
             ("get", "tasks_get"),
             ("insert", "tasks_create"),
             ("get_update", "tasks_update"),

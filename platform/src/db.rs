@@ -17,9 +17,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use std::sync::Arc;
+
 use sea_orm::{
     ConnAcquireErr, ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    RuntimeErr, SqlErr, Statement, sqlx,
+    ExecResult, QueryResult, RuntimeErr, SqlErr, Statement, sqlx,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -28,6 +30,7 @@ use crate::{
     config::{DatabaseSettings, DbSource},
     redact::mask_credentials,
     secrets::{Secrets, SecretsError},
+    sessions::{Session, Sessions},
 };
 
 /// How long readiness waits for the database, so that `/ready` answers within a second.
@@ -106,8 +109,95 @@ fn url_from_secret(id: &str, raw: &str) -> Result<String, DbError> {
     Ok(url.into())
 }
 
+/// One generation of the pool (credential rotation makes a new one): sea-orm's handle and,
+/// on PostgreSQL, the parking lot in front of it.
+#[derive(Clone)]
+struct Pool {
+    orm: DatabaseConnection,
+    sessions: Option<Arc<Sessions>>,
+}
+
+impl Pool {
+    fn new(orm: DatabaseConnection, permits: u32) -> Self {
+        let sessions = (orm.get_database_backend() == DbBackend::Postgres).then(|| {
+            Arc::new(Sessions::new(
+                orm.get_postgres_connection_pool().clone(),
+                permits,
+                ACQUIRE_TIMEOUT,
+            ))
+        });
+        Self { orm, sessions }
+    }
+
+    /// A connection for one operation: a parked PostgreSQL session, or sea-orm's pool.
+    async fn conn(&self) -> Result<Conn, DbErr> {
+        match &self.sessions {
+            Some(s) => Ok(Conn::Session(Arc::new(s.session().await?))),
+            None => Ok(Conn::Pool(self.orm.clone())),
+        }
+    }
+}
+
+/// What a database operation runs its statements on (sea-orm's [`ConnectionTrait`]): on
+/// PostgreSQL one checked-out session for the whole operation ([`crate::sessions`]), on
+/// SQLite the pool.
+#[derive(Clone)]
+pub enum Conn {
+    Pool(DatabaseConnection),
+    Session(Arc<Session>),
+}
+
+impl Conn {
+    /// Gives a session back for the next operation (see [`Session::finish`]).
+    fn finish(self) {
+        if let Conn::Session(s) = self
+            && let Ok(s) = Arc::try_unwrap(s)
+        {
+            s.finish();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Conn {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Conn::Pool(c) => c.get_database_backend(),
+            Conn::Session(s) => s.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Conn::Pool(c) => c.execute_raw(stmt).await,
+            Conn::Session(s) => s.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Conn::Pool(c) => c.execute_unprepared(sql).await,
+            Conn::Session(s) => s.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Conn::Pool(c) => c.query_one_raw(stmt).await,
+            Conn::Session(s) => s.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Conn::Pool(c) => c.query_all_raw(stmt).await,
+            Conn::Session(s) => s.query_all_raw(stmt).await,
+        }
+    }
+}
+
 pub struct Database {
-    conn: RwLock<DatabaseConnection>,
+    conn: RwLock<Pool>,
     generation: AtomicU64,
     refresh: tokio::sync::Mutex<()>,
     settings: DatabaseSettings,
@@ -149,7 +239,7 @@ impl Database {
         secrets: Option<Secrets>,
     ) -> Self {
         Self {
-            conn: RwLock::new(conn),
+            conn: RwLock::new(Pool::new(conn, settings.pool_max)),
             generation: AtomicU64::new(0),
             refresh: tokio::sync::Mutex::new(()),
             settings,
@@ -158,16 +248,49 @@ impl Database {
         }
     }
 
-    fn current(&self) -> (DatabaseConnection, u64) {
+    fn current(&self) -> (Pool, u64) {
         let guard = self.conn.read().unwrap_or_else(|p| p.into_inner());
         (guard.clone(), self.generation.load(Ordering::Acquire))
     }
 
-    /// Runs `op` on the pool, or fails at once with [`ConnAcquireErr::Timeout`] (which
+    /// Runs `op` on one connection, or fails at once with [`ConnAcquireErr::Timeout`] (which
     /// [`is_unavailable`]) while the database is known to be unreachable.
     pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
     where
+        F: Fn(Conn) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let op = &op;
+        self.guarded(move |pool| async move {
+            let conn = pool.conn().await?;
+            let result = op(conn.clone()).await;
+            conn.finish();
+            result
+        })
+        .await
+    }
+
+    /// Runs `op` on sea-orm's pool itself, for what needs more than [`ConnectionTrait`]
+    /// (a transaction). Same guards as [`Database::run`].
+    pub async fn run_on_pool<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
         F: Fn(DatabaseConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let op = &op;
+        self.guarded(move |pool| async move {
+            let _permit = match &pool.sessions {
+                Some(s) => Some(s.admit_pool_user().await?),
+                None => None,
+            };
+            op(pool.orm.clone()).await
+        })
+        .await
+    }
+
+    async fn guarded<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: Fn(Pool) -> Fut,
         Fut: std::future::Future<Output = Result<T, DbErr>>,
     {
         let refused = || Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
@@ -189,7 +312,7 @@ impl Database {
     /// re-reads it, reconnects and runs `op` once more.
     async fn run_with_rotation<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
     where
-        F: Fn(DatabaseConnection) -> Fut,
+        F: Fn(Pool) -> Fut,
         Fut: std::future::Future<Output = Result<T, DbErr>>,
     {
         let (conn, generation) = self.current();
@@ -225,7 +348,10 @@ impl Database {
             return Ok(());
         }
         let url = resolve_url(&self.settings.source, self.secrets.as_ref()).await?;
-        let fresh = open_pool(&url, self.settings.pool_max).await?;
+        let fresh = Pool::new(
+            open_pool(&url, self.settings.pool_max).await?,
+            self.settings.pool_max,
+        );
         let old = {
             let mut guard = self.conn.write().unwrap_or_else(|p| p.into_inner());
             std::mem::replace(&mut *guard, fresh)
@@ -233,7 +359,11 @@ impl Database {
         self.generation.fetch_add(1, Ordering::AcqRel);
         tracing::info!("database pool rebuilt with rotated credentials");
         tokio::spawn(async move {
-            let _ = old.close().await;
+            // Parked connections are checked out: closing waits for them to come back.
+            if let Some(s) = &old.sessions {
+                s.unpark_all();
+            }
+            let _ = old.orm.close().await;
         });
         Ok(())
     }
@@ -241,15 +371,30 @@ impl Database {
     /// Readiness: can we run a trivial query right now? Answers within [`PING_TIMEOUT`], and
     /// always asks the database (even with the circuit open): it is how recovery is noticed.
     pub async fn ping(&self) -> bool {
-        let ping = self.run_with_rotation(|c| async move { c.ping().await });
+        let ping = self.run_with_rotation(|pool| async move {
+            let _permit = match &pool.sessions {
+                Some(s) => Some(s.admit_pool_user().await?),
+                None => None,
+            };
+            pool.orm.ping().await
+        });
         let ok = matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(())));
         self.circuit.record(ok, Instant::now());
         ok
     }
 
+    /// PostgreSQL connections parked between operations ([`crate::sessions`]); 0 on SQLite.
+    pub fn parked_sessions(&self) -> usize {
+        self.current().0.sessions.map_or(0, |s| s.parked())
+    }
+
     pub async fn close(&self) {
-        let (conn, _) = self.current();
-        if let Err(e) = conn.close().await {
+        let (pool, _) = self.current();
+        // Parked connections are checked out: closing waits for them to come back.
+        if let Some(s) = &pool.sessions {
+            s.unpark_all();
+        }
+        if let Err(e) = pool.orm.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }
     }

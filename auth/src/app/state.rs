@@ -38,7 +38,7 @@ impl State {
         let keys = signing_keys(cfg, secrets.as_ref()).await?;
         tracing::info!(kid = keys.kid(), "token signing key loaded");
         let db = Database::connect(cfg.common.database.clone(), secrets).await?;
-        let hasher = Hasher::new(cfg.bcrypt_cost).await?;
+        let hasher = Hasher::new(cfg.bcrypt_cost);
         Ok(Arc::new(Self {
             db,
             tokens: Tokens::new(keys, cfg.jwt.clone()),

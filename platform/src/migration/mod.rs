@@ -8,6 +8,7 @@ mod m0002_tasks;
 mod m0003_login_throttle;
 mod m0004_accounts;
 mod m0005_task_versions;
+mod m0006_task_list_index;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_login_throttle::Migration),
             Box::new(m0004_accounts::Migration),
             Box::new(m0005_task_versions::Migration),
+            Box::new(m0006_task_list_index::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use platform::{
     ApiError, Errors, FieldError,
     health::HealthResponse,
+    json::Json as SerdeJson,
     status::{
         BAD_REQUEST, BEARER, CONFLICT, FORBIDDEN, JSON_BODY, NOT_FOUND, PRECONDITION_FAILED,
         UNAVAILABLE, UNPROCESSABLE,
@@ -45,7 +46,7 @@ pub enum TaskCreated {
     /// The task was created; for a retried `Idempotency-Key`, the original answer again.
     #[oai(status = 201)]
     Created(
-        Json<TaskWithMessage>,
+        SerdeJson<TaskWithMessage>,
         /// The task's current version, for `If-Match` and `If-None-Match`.
         #[oai(header = "ETag")]
         String,
@@ -57,7 +58,7 @@ pub enum TaskFound {
     /// The task.
     #[oai(status = 200)]
     Ok(
-        Json<TaskBody>,
+        SerdeJson<TaskBody>,
         /// The task's current version, for `If-Match` and `If-None-Match`.
         #[oai(header = "ETag")]
         String,
@@ -76,7 +77,7 @@ pub enum TaskUpdated {
     /// The task as updated.
     #[oai(status = 200)]
     Ok(
-        Json<TaskWithMessage>,
+        SerdeJson<TaskWithMessage>,
         /// The task's new version, for `If-Match` and `If-None-Match`.
         #[oai(header = "ETag")]
         String,
@@ -126,7 +127,7 @@ impl TaskApi {
             None => state.create_task(caller.0, new).await?,
         };
         Ok(TaskCreated::Created(
-            Json(TaskWithMessage {
+            SerdeJson(TaskWithMessage {
                 message: "Task created successfully".into(),
                 task: task.clone().into(),
             }),
@@ -150,7 +151,7 @@ impl TaskApi {
         /// Tasks to skip.
         #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<i64>>,
-    ) -> Result<Json<TaskList>, { BEARER | BAD_REQUEST }> {
+    ) -> Result<SerdeJson<TaskList>, { BEARER | BAD_REQUEST }> {
         // The validators have refused negative numbers; a sign that slips through is 0.
         let unsigned = |n: Option<i64>| n.map(|n| u64::try_from(n).unwrap_or(0));
         let mut invalid = platform::input::Invalid::default();
@@ -167,7 +168,7 @@ impl TaskApi {
         };
         let (page, total) = state.list_tasks(caller.0, filter).await?;
         let tasks: Vec<Task> = page.into_iter().map(Task::from).collect();
-        Ok(Json(TaskList {
+        Ok(SerdeJson(TaskList {
             count: tasks.len() as u64,
             tasks,
             total,
@@ -190,7 +191,10 @@ impl TaskApi {
         if etag::none_match_hits(&task, if_none_match.0.as_deref()) {
             return Ok(TaskFound::NotModified(tag));
         }
-        Ok(TaskFound::Ok(Json(TaskBody { task: task.into() }), tag))
+        Ok(TaskFound::Ok(
+            SerdeJson(TaskBody { task: task.into() }),
+            tag,
+        ))
     }
 
     /// Update any subset of a task's fields
@@ -256,7 +260,7 @@ impl TaskApi {
 
 fn updated(task: DomainTask) -> TaskUpdated {
     TaskUpdated::Ok(
-        Json(TaskWithMessage {
+        SerdeJson(TaskWithMessage {
             message: "Task updated successfully".into(),
             task: task.clone().into(),
         }),

@@ -9,12 +9,14 @@ use poem_openapi::{
     Enum, Object,
     registry::{MetaSchema, MetaSchemaRef},
 };
+use serde::Serialize;
 
 use crate::domain::{self, Description, NewTask, Task as DomainTask, TaskPatch, TaskTitle};
 
 /// A task's status; `pending` by default.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[oai(rename = "Status", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,
     InProgress,
@@ -22,8 +24,9 @@ pub enum Status {
 }
 
 /// A task's priority; `medium` by default.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[oai(rename = "Priority", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Priority {
     Low,
     Medium,
@@ -70,8 +73,10 @@ impl From<domain::Priority> for Priority {
     }
 }
 
+// Answered through `platform::json::Json`, so its serde form must equal its `ToJSON` form
+// (the timestamps as poem-openapi writes them; the tests below check it).
 /// A task.
-#[derive(Object, Debug, Clone, PartialEq)]
+#[derive(Object, Debug, Clone, PartialEq, Serialize)]
 pub struct Task {
     pub id: i64,
     /// The owner.
@@ -84,8 +89,11 @@ pub struct Task {
     pub priority: Priority,
     /// Always present; `null` when there is none.
     #[oai(nullable)]
+    #[serde(serialize_with = "platform::json::rfc3339_opt")]
     pub due_date: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "platform::json::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "platform::json::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -307,18 +315,18 @@ fn settable<T>(
     }
 }
 
-#[derive(Object)]
+#[derive(Object, Serialize)]
 pub struct TaskWithMessage {
     pub message: String,
     pub task: Task,
 }
 
-#[derive(Object)]
+#[derive(Object, Serialize)]
 pub struct TaskBody {
     pub task: Task,
 }
 
-#[derive(Object)]
+#[derive(Object, Serialize)]
 pub struct TaskList {
     /// This page, newest first.
     pub tasks: Vec<Task>,
@@ -341,4 +349,71 @@ pub struct ReadyResponse {
     pub database: String,
     /// `ok`: verification keys are loaded.
     pub keys: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use platform::json::assert_same_json;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn timestamp() -> impl Strategy<Value = DateTime<Utc>> {
+        // Whole seconds, milliseconds and nanoseconds, from 1970 to 2100.
+        (
+            0i64..4_102_444_800,
+            prop_oneof![Just(0u32), 0u32..1_000_000_000],
+        )
+            .prop_map(|(secs, nanos)| Utc.timestamp_opt(secs, nanos).single().expect("in range"))
+    }
+
+    fn task() -> impl Strategy<Value = Task> {
+        let status = prop_oneof![
+            Just(Status::Pending),
+            Just(Status::InProgress),
+            Just(Status::Completed)
+        ];
+        let priority = prop_oneof![
+            Just(Priority::Low),
+            Just(Priority::Medium),
+            Just(Priority::High)
+        ];
+        (
+            (any::<i64>(), any::<i64>(), any::<String>()),
+            proptest::option::of(any::<String>()),
+            (status, priority),
+            proptest::option::of(timestamp()),
+            (timestamp(), timestamp()),
+        )
+            .prop_map(
+                |((id, user_id, title), description, (status, priority), due_date, (c, u))| Task {
+                    id,
+                    user_id,
+                    title,
+                    description,
+                    status,
+                    priority,
+                    due_date,
+                    created_at: c,
+                    updated_at: u,
+                },
+            )
+    }
+
+    proptest! {
+        /// The bodies answered through `platform::json::Json` read exactly as the spec's
+        /// `ToJSON` form would.
+        #[test]
+        fn response_bodies_serialise_as_their_schema_says(
+            tasks in proptest::collection::vec(task(), 0..5),
+            message in any::<String>(),
+        ) {
+            for t in &tasks {
+                assert_same_json(&TaskBody { task: t.clone() });
+                assert_same_json(&TaskWithMessage { message: message.clone(), task: t.clone() });
+            }
+            assert_same_json(&TaskList { count: tasks.len() as u64, total: 7, tasks });
+        }
+    }
 }

@@ -182,7 +182,7 @@ impl<'a> IdempotencyKeys<'a> {
     ) -> Result<Option<Task>, DbErr> {
         let new = &new;
         self.db
-            .run(|c| async move {
+            .run_on_pool(|c| async move {
                 let txn = c.begin().await?;
                 let task = tasks::insert(&txn, owner, new.clone()).await?;
                 let body = serde_json::to_string(&task).map_err(|e| DbErr::Json(e.to_string()))?;

@@ -1,0 +1,253 @@
+//! PostgreSQL connections kept checked out of sqlx's pool between statements.
+//!
+//! sqlx tests every connection given back to its pool with a round trip to the server (a
+//! `Sync` answered by `ReadyForQuery`), and sqlx 0.9 has no setting to skip it. sea-orm
+//! checks a connection out for each statement and gives it back after, so every statement
+//! cost two round trips and its connection was held for both: on `GET /tasks` that was half
+//! the database's work, a fifth of the service's CPU, and half the pool's capacity
+//! (bench/RESULTS.md has the figures before and after).
+//!
+//! Here a connection whose statements all ran to completion is parked instead of given back,
+//! and the next statement takes it from the parking lot. What sqlx's test is for stays
+//! covered:
+//! - a connection whose statement did not finish (an I/O or protocol error, or a request
+//!   cancelled mid-statement) is never parked: it is dropped, so sqlx tests it and closes it
+//!   if it is broken;
+//! - a connection parked longer than [`PARKED_AT_MOST`] is handed back to sqlx instead of
+//!   used (sqlx then pings it before its next use), as is one held longer than
+//!   [`HELD_AT_MOST`], so sqlx's idle timeout and maximum lifetime still apply.
+//!
+//! Parked connections count against the pool's size without sqlx knowing they are free, so
+//! every use of the pool goes through one gate of `pool_max` permits first; a caller that
+//! needs sqlx's own checkout (a transaction through sea-orm) hands a parked connection back
+//! before taking one ([`Sessions::admit_pool_user`]).
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use sea_orm::{
+    ConnAcquireErr, ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement,
+    sqlx::{self, PgPool, Postgres, pool::PoolConnection},
+};
+use sea_query_sqlx::SqlxValues;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A parked connection idle this long goes back to sqlx, which pings it before reuse.
+pub const PARKED_AT_MOST: Duration = Duration::from_secs(10);
+
+/// A connection is handed back to sqlx after this long out of its pool, so that sqlx's
+/// lifetime and idle limits (and its accounting) keep applying under constant load.
+pub const HELD_AT_MOST: Duration = Duration::from_secs(60);
+
+struct Parked {
+    conn: PoolConnection<Postgres>,
+    /// When it left sqlx's pool.
+    taken: Instant,
+    /// When its last statement finished.
+    idle_since: Instant,
+}
+
+/// The gate and the parking lot in front of one sqlx pool.
+pub struct Sessions {
+    pool: PgPool,
+    gate: Arc<Semaphore>,
+    parked: Mutex<Vec<Parked>>,
+    acquire_timeout: Duration,
+}
+
+impl Sessions {
+    pub fn new(pool: PgPool, permits: u32, acquire_timeout: Duration) -> Self {
+        Self {
+            pool,
+            gate: Arc::new(Semaphore::new(permits.max(1) as usize)),
+            parked: Mutex::new(Vec::new()),
+            acquire_timeout,
+        }
+    }
+
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, DbErr> {
+        let timeout = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
+        match tokio::time::timeout(self.acquire_timeout, self.gate.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_closed)) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)),
+            Err(_elapsed) => Err(timeout),
+        }
+    }
+
+    /// The most recently parked connection still fit to use; unfit ones go back to sqlx.
+    fn unpark(&self) -> Option<Parked> {
+        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(p) = parked.pop() {
+            if p.idle_since.elapsed() < PARKED_AT_MOST && p.taken.elapsed() < HELD_AT_MOST {
+                return Some(p);
+            }
+            // Dropped: sqlx tests it and takes it back (or closes it).
+        }
+        None
+    }
+
+    /// A connection for a run of statements: a parked one, or a new checkout from sqlx.
+    pub async fn session(self: &Arc<Self>) -> Result<Session, DbErr> {
+        let permit = self.permit().await?;
+        let (conn, taken) = match self.unpark() {
+            Some(p) => (p.conn, p.taken),
+            None => {
+                // With the permit held, the pool has room: every other checkout of ours
+                // holds a permit too, and nothing is parked.
+                let conn = self.pool.acquire().await.map_err(acquire_error)?;
+                (conn, Instant::now())
+            }
+        };
+        Ok(Session {
+            sessions: self.clone(),
+            conn: tokio::sync::Mutex::new(Some(conn)),
+            taken,
+            clean: AtomicBool::new(true),
+            _permit: permit,
+        })
+    }
+
+    /// For a use of the pool that checks out from sqlx directly (sea-orm's transactions,
+    /// readiness pings): waits for a permit and hands one parked connection back to sqlx so
+    /// that its checkout cannot wait on a connection parked here. Hold the permit until done.
+    pub async fn admit_pool_user(&self) -> Result<OwnedSemaphorePermit, DbErr> {
+        let permit = self.permit().await?;
+        drop(self.unpark());
+        Ok(permit)
+    }
+
+    /// How many connections are parked right now.
+    pub fn parked(&self) -> usize {
+        self.parked.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Hands every parked connection back to sqlx (before closing the pool).
+    pub fn unpark_all(&self) {
+        let parked = std::mem::take(&mut *self.parked.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(parked);
+    }
+
+    fn park(&self, conn: PoolConnection<Postgres>, taken: Instant) {
+        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        parked.push(Parked {
+            conn,
+            taken,
+            idle_since: Instant::now(),
+        });
+    }
+}
+
+/// One checked-out connection, used through sea-orm's [`ConnectionTrait`]. Give it back with
+/// [`Session::finish`]; dropped without it (a cancelled request), it goes back to sqlx.
+pub struct Session {
+    sessions: Arc<Sessions>,
+    conn: tokio::sync::Mutex<Option<PoolConnection<Postgres>>>,
+    taken: Instant,
+    /// False once a statement ended in something other than a result or a database error.
+    clean: AtomicBool,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Session {
+    /// Parks the connection if every statement on it ran to completion.
+    pub fn finish(self) {
+        let conn = self.conn.into_inner();
+        if let Some(conn) = conn
+            && self.clean.load(Ordering::Acquire)
+        {
+            self.sessions.park(conn, self.taken);
+        }
+    }
+
+    /// Runs `f` on the connection, and notes whether the connection is still in a known state.
+    async fn with<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let mut guard = self.conn.lock().await;
+        let Some(conn) = guard.as_mut() else {
+            return Err(sqlx::Error::PoolClosed);
+        };
+        let result = f(conn).await;
+        // A database error (a constraint, a bad value) leaves the session usable (sqlx reads
+        // on to ReadyForQuery before the next statement). Anything else may have left it
+        // mid-protocol, or gone.
+        let usable = match &result {
+            Ok(_) | Err(sqlx::Error::RowNotFound) => true,
+            // Except errors that end the session (shutdown, connection failure).
+            Err(sqlx::Error::Database(d)) => !d
+                .code()
+                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+            Err(_) => false,
+        };
+        if !usable {
+            self.clean.store(false, Ordering::Release);
+        }
+        result
+    }
+}
+
+fn query(stmt: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
+    let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+}
+
+// The same mapping sea-orm applies to sqlx's errors, so callers classify them alike.
+fn exec_error(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
+}
+
+fn query_error(e: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+}
+
+fn acquire_error(e: sqlx::Error) -> DbErr {
+    match e {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        e => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))),
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Session {
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Postgres
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.with(async |c| query(&stmt).execute(c).await)
+            .await
+            .map(ExecResult::from)
+            .map_err(exec_error)
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        use sqlx::Executor;
+        let sql = sql.to_owned();
+        self.with(async |c| c.execute(sqlx::AssertSqlSafe(sql)).await)
+            .await
+            .map(ExecResult::from)
+            .map_err(exec_error)
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.with(async |c| query(&stmt).fetch_optional(c).await)
+            .await
+            .map(|row| row.map(QueryResult::from))
+            .map_err(query_error)
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.with(async |c| query(&stmt).fetch_all(c).await)
+            .await
+            .map(|rows| rows.into_iter().map(QueryResult::from).collect())
+            .map_err(query_error)
+    }
+}
