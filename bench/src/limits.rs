@@ -34,9 +34,10 @@ pub struct SqlIds {
     pub writer_task_ids: (i64, i64),
 }
 
-/// The SQL of each task endpoint as task/src/tasks.rs has sea-orm issue it on PostgreSQL
+/// The SQL of each endpoint as the storage modules (task/src/storage/tasks.rs,
+/// auth/src/storage/accounts.rs) have sea-orm issue it on PostgreSQL
 /// (statement shapes taken from sea-orm's query builder; values bound as parameters).
-pub fn task_scripts(ids: &SqlIds) -> Vec<SqlScript> {
+pub fn endpoint_scripts(ids: &SqlIds) -> Vec<SqlScript> {
     let page = format!(
         r#"SELECT {TASK_COLUMNS} FROM "tasks" WHERE "tasks"."user_id" = :uid ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC LIMIT 20 OFFSET 0;"#
     );
@@ -58,6 +59,13 @@ pub fn task_scripts(ids: &SqlIds) -> Vec<SqlScript> {
             key: "list",
             what: "page with its total (the one statement GET /tasks?limit=20 runs)",
             sql: format!("{reader}{list}\n"),
+        },
+        SqlScript {
+            key: "validate",
+            what: "the token's user: cut-off and logged-out jti, one statement (POST /auth/validate)",
+            sql: format!(
+                "{reader}SELECT \"users\".\"tokens_valid_after\", EXISTS(SELECT 1 FROM \"revoked_tokens\" WHERE \"revoked_tokens\".\"jti\" = 'a-jti-not-logged-out') AS \"logged_out\" FROM \"users\" WHERE \"users\".\"id\" = :uid LIMIT 1;\n"
+            ),
         },
         SqlScript {
             key: "get",

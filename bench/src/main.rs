@@ -52,6 +52,11 @@ struct Cli {
     /// Where RESULTS.md and results.json go [default: the bench crate's folder].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Build and measure the static musl binaries the images ship
+    /// (`--target x86_64-unknown-linux-musl`; needs that rustup target and musl-tools, which
+    /// .ci/musl.sh installs) instead of the host's glibc ones.
+    #[arg(long, conflicts_with_all = ["auth_bin", "task_bin"])]
+    musl: bool,
     /// Use this auth binary instead of building one (give --task-bin too).
     #[arg(long, requires = "task_bin")]
     auth_bin: Option<PathBuf>,
@@ -125,8 +130,11 @@ fn workspace_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds auth and task in release mode into the target directory this binary lives in.
-fn build_binaries() -> anyhow::Result<(PathBuf, PathBuf)> {
+const MUSL: &str = "x86_64-unknown-linux-musl";
+
+/// Builds auth and task in release mode into the target directory this binary lives in
+/// (for the host, or for musl as the images are).
+fn build_binaries(musl: bool) -> anyhow::Result<(PathBuf, PathBuf)> {
     let exe = std::env::current_exe()?;
     let target_dir = exe
         .parent()
@@ -134,8 +142,10 @@ fn build_binaries() -> anyhow::Result<(PathBuf, PathBuf)> {
         .context("cannot find the target directory")?
         .to_path_buf();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target_args: &[&str] = if musl { &["--target", MUSL] } else { &[] };
     say(format!(
-        "building: cargo build --release -p auth -p task --target-dir {}",
+        "building: cargo build --release -p auth -p task {} --target-dir {}",
+        target_args.join(" "),
         target_dir.display()
     ));
     let mut cmd = Command::new(cargo);
@@ -167,14 +177,34 @@ fn build_binaries() -> anyhow::Result<(PathBuf, PathBuf)> {
             "--target-dir",
         ])
         .arg(&target_dir)
+        .args(target_args)
         .current_dir(workspace_dir())
         .status()
         .context("cannot run cargo")?;
     if !status.success() {
         bail!("cargo build --release -p auth -p task failed ({status})");
     }
-    let release = target_dir.join("release");
+    let release = if musl {
+        target_dir.join(MUSL).join("release")
+    } else {
+        target_dir.join("release")
+    };
     Ok((release.join("auth"), release.join("task")))
+}
+
+/// What the report says was measured: static musl (as the images ship) or the host's build.
+fn binaries_description(auth_bin: &Path, musl: bool) -> String {
+    let statically_linked = musl
+        || auth_bin
+            .components()
+            .any(|c| c.as_os_str() == std::ffi::OsStr::new(MUSL));
+    if statically_linked {
+        format!("the static release binaries for `{MUSL}`, as the images ship them")
+    } else {
+        "the release binaries for the host (glibc; the images ship static musl builds: \
+         `--musl` measures those)"
+            .into()
+    }
 }
 
 fn check_tools() -> anyhow::Result<()> {
@@ -547,8 +577,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     check_tools()?;
     let (auth_bin, task_bin) = match (&cli.auth_bin, &cli.task_bin) {
         (Some(a), Some(t)) => (a.clone(), t.clone()),
-        _ => build_binaries()?,
+        _ => build_binaries(cli.musl)?,
     };
+    let binaries = binaries_description(&auth_bin, cli.musl);
     let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
     let wrk_threads = nproc.clamp(1, 4) as u32;
 
@@ -644,7 +675,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         writer_id: writer.id,
         writer_task_ids: bounds(&writer_ids),
     };
-    let mut scripts = limits::task_scripts(&ids);
+    let mut scripts = limits::endpoint_scripts(&ids);
     let mut pgbench = Vec::new();
     let mut bcrypt = None;
     let quiet_window = Duration::from_secs(1);
@@ -665,6 +696,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             "tasks_get" => &["get"],
             "tasks_update" => &["get_update"],
             "tasks_create" => &["insert"],
+            "auth_validate" => &["validate"],
             _ => &[],
         };
         for key in limit_keys {
@@ -736,14 +768,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 value: b.hashes_per_s,
                 unit: "hashes/s".into(),
             }),
-            "auth_validate" => scenarios
-                .iter()
-                .find(|s: &&Scenario| s.key == "tasks_health")
-                .map(|s| Limit {
-                    name: "GET /tasks/health (HTTP stack alone)".into(),
-                    value: s.rps,
-                    unit: "req/s".into(),
-                }),
+            "auth_validate" => pg_limit(&pgbench, "validate", "pgbench token state"),
             _ => None,
         };
         let rps = stats.rps();
@@ -884,6 +909,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bench_user_tasks: cli.bench_user_tasks,
             seeded_users_via,
             startup_runs,
+            binaries,
         },
         targets: vec![],
         scenarios,

@@ -25,6 +25,8 @@ pub struct RunConfig {
     pub bench_user_tasks: u32,
     pub seeded_users_via: String,
     pub startup_runs: u32,
+    /// Which builds of auth and task were measured.
+    pub binaries: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -314,7 +316,7 @@ impl Results {
         let _ = writeln!(o, "## Setup\n");
         let _ = writeln!(
             o,
-            "- auth and task: the release binaries, separate processes on a fresh PostgreSQL \
+            "- auth and task: {}, separate processes on a fresh PostgreSQL \
              database (created and dropped by the run), `LOG_FORMAT=json`, `RUST_LOG=info`, \
              `APP_ENV=development`, a signing key from `auth keygen`, `DB_POOL_MAX={}`, \
              `BCRYPT_COST={}`; stdout captured to files.\n\
@@ -328,6 +330,7 @@ impl Results {
              - Limits: pgbench `-M prepared -c {} -j 2 -T {}` with the SQL each endpoint runs \
              (below), on the same data, each right before its scenario; bcrypt at cost {} on {} threads (the `bcrypt` crate, \
              same optimisation level as the service).\n",
+            c.binaries,
             c.pool_max,
             c.bcrypt_cost,
             c.seed_users,
@@ -445,6 +448,7 @@ impl Results {
             ("get", "tasks_get"),
             ("insert", "tasks_create"),
             ("get_update", "tasks_update"),
+            ("validate", "auth_validate"),
         ];
         for p in &self.pgbench {
             let ratio = pairs

@@ -26,16 +26,17 @@ impl State {
     /// A bearer token's claims, if it is well signed, unexpired and not ended.
     pub async fn authenticate(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = self.tokens.verify(token)?;
-        let Some(valid_after) = Accounts::new(&self.db).cutoff(claims.user_id).await? else {
+        let Some((valid_after, logged_out)) = Accounts::new(&self.db)
+            .token_state(claims.user_id, &claims.jti)
+            .await?
+        else {
             return Err(TokenError::Revoked.into());
         };
         let mut user = UserTokens {
             valid_after,
             ..UserTokens::default()
         };
-        if !revocation::is_revoked(Some(&user), claims.iat, &claims.jti)
-            && RevokedTokens::new(&self.db).contains(&claims.jti).await?
-        {
+        if logged_out {
             user.revoked_jtis.insert(claims.jti.clone());
         }
         if revocation::is_revoked(Some(&user), claims.iat, &claims.jti) {

@@ -3,9 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use platform::db::{self, Database};
-use sea_orm::{QueryFilter, QuerySelect, entity::prelude::*, sea_query::Expr};
+use sea_orm::{
+    QueryFilter, QuerySelect,
+    entity::prelude::*,
+    sea_query::{Expr, Query},
+};
 
-use crate::storage::users::{Column, Entity, StoredCredentials};
+use crate::storage::{
+    revoked_tokens,
+    users::{Column, Entity, StoredCredentials},
+};
 
 pub struct Accounts<'a> {
     db: &'a Database,
@@ -44,6 +51,32 @@ impl<'a> Accounts<'a> {
                     .select_only()
                     .column(Column::TokensValidAfter)
                     .into_tuple::<Option<DateTime<Utc>>>()
+                    .one(&c)
+                    .await
+            })
+            .await
+    }
+
+    /// What decides whether a token of user `id` with `jti` is still good, in one statement
+    /// (every authenticated auth request asks): `None` when the user does not exist, else
+    /// their cut-off (which may be unset) and whether that `jti` was logged out.
+    pub async fn token_state(
+        &self,
+        id: i64,
+        jti: &str,
+    ) -> Result<Option<(Option<DateTime<Utc>>, bool)>, DbErr> {
+        self.db
+            .run(|c| async move {
+                let logged_out = Query::select()
+                    .expr(Expr::val(1))
+                    .from(revoked_tokens::Entity)
+                    .and_where(revoked_tokens::Column::Jti.eq(jti))
+                    .to_owned();
+                Entity::find_by_id(id)
+                    .select_only()
+                    .column(Column::TokensValidAfter)
+                    .expr_as(Expr::exists(logged_out), "logged_out")
+                    .into_tuple::<(Option<DateTime<Utc>>, bool)>()
                     .one(&c)
                     .await
             })

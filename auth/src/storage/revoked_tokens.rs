@@ -54,14 +54,6 @@ impl<'a> RevokedTokens<'a> {
         Ok(())
     }
 
-    pub async fn contains(&self, jti: &str) -> Result<bool, DbErr> {
-        let found = self
-            .db
-            .run(|c| async move { Entity::find_by_id(jti.to_owned()).one(&c).await })
-            .await?;
-        Ok(found.is_some())
-    }
-
     /// Deletes at most `limit` rows that expired before `before`: bounded work per call.
     pub async fn sweep(&self, before: DateTime<Utc>, limit: u64) -> Result<u64, DbErr> {
         let deleted = self
