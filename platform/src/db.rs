@@ -11,13 +11,11 @@
 
 use std::{
     sync::{
-        RwLock,
+        Arc, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
-
-use std::sync::Arc;
 
 use sea_orm::{
     ConnAcquireErr, ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
@@ -32,6 +30,7 @@ use crate::{
     secrets::{Secrets, SecretsError},
     sessions::{Session, Sessions},
 };
+use tokio::sync::OwnedSemaphorePermit;
 
 /// How long readiness waits for the database, so that `/ready` answers within a second.
 pub const PING_TIMEOUT: Duration = Duration::from_millis(800);
@@ -127,6 +126,24 @@ impl Pool {
             ))
         });
         Self { orm, sessions }
+    }
+
+    /// For a use of sea-orm's pool itself: on PostgreSQL, the permit that keeps it from
+    /// waiting on a parked connection ([`Sessions::admit_pool_user`]); hold it until done.
+    async fn admit_pool_user(&self) -> Result<Option<OwnedSemaphorePermit>, DbErr> {
+        match &self.sessions {
+            Some(s) => Ok(Some(s.admit_pool_user().await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Closes the pool. Parked connections are checked out, and sqlx's close waits for
+    /// every checked-out connection: they go back first.
+    async fn close(self) -> Result<(), DbErr> {
+        if let Some(s) = &self.sessions {
+            s.unpark_all();
+        }
+        self.orm.close().await
     }
 
     /// A connection for one operation: a parked PostgreSQL session, or sea-orm's pool.
@@ -279,10 +296,7 @@ impl Database {
     {
         let op = &op;
         self.guarded(move |pool| async move {
-            let _permit = match &pool.sessions {
-                Some(s) => Some(s.admit_pool_user().await?),
-                None => None,
-            };
+            let _permit = pool.admit_pool_user().await?;
             op(pool.orm.clone()).await
         })
         .await
@@ -359,11 +373,7 @@ impl Database {
         self.generation.fetch_add(1, Ordering::AcqRel);
         tracing::info!("database pool rebuilt with rotated credentials");
         tokio::spawn(async move {
-            // Parked connections are checked out: closing waits for them to come back.
-            if let Some(s) = &old.sessions {
-                s.unpark_all();
-            }
-            let _ = old.orm.close().await;
+            let _ = old.close().await;
         });
         Ok(())
     }
@@ -372,10 +382,7 @@ impl Database {
     /// always asks the database (even with the circuit open): it is how recovery is noticed.
     pub async fn ping(&self) -> bool {
         let ping = self.run_with_rotation(|pool| async move {
-            let _permit = match &pool.sessions {
-                Some(s) => Some(s.admit_pool_user().await?),
-                None => None,
-            };
+            let _permit = pool.admit_pool_user().await?;
             pool.orm.ping().await
         });
         let ok = matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(())));
@@ -390,11 +397,7 @@ impl Database {
 
     pub async fn close(&self) {
         let (pool, _) = self.current();
-        // Parked connections are checked out: closing waits for them to come back.
-        if let Some(s) = &pool.sessions {
-            s.unpark_all();
-        }
-        if let Err(e) = pool.orm.close().await {
+        if let Err(e) = pool.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }
     }
@@ -587,15 +590,19 @@ pub fn is_unavailable(e: &DbErr) -> bool {
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed,
             ) => true,
-            Some(sqlx::Error::Database(d)) => d.code().is_some_and(|c| {
-                // connection, authorization, missing database, resources, operator shutdown
-                ["08", "28", "3D", "53", "57P"]
-                    .iter()
-                    .any(|class| c.starts_with(class))
-            }),
+            Some(sqlx::Error::Database(d)) => d.code().is_some_and(|c| unavailable_sqlstate(&c)),
             _ => matches!(e, DbErr::Conn(_)),
         },
     }
+}
+
+/// SQLSTATEs that say the database (or this session with it) is gone or refusing, not that a
+/// statement was wrong: connection, authorization, missing database, resources, operator
+/// shutdown.
+pub(crate) fn unavailable_sqlstate(code: &str) -> bool {
+    ["08", "28", "3D", "53", "57P"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 pub fn is_unique_violation(e: &DbErr) -> bool {

@@ -6,14 +6,14 @@
 //! `GET /tasks` after the database (measured with perf; see bench/RESULTS.md). [`Json`]
 //! keeps poem-openapi's schema (the spec is unchanged) and serialises `T` with its
 //! `serde::Serialize` impl instead, so a type using it must serialise exactly as its
-//! `ToJSON` does; [`assert_same_json`] is the check its tests make.
+//! `ToJSON` does; `testkit::json::assert_same_json` is the check its tests make.
 
 use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{
     ApiResponse,
     payload::Payload,
     registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
-    types::{ToJSON, Type},
+    types::Type,
 };
 use serde::{Serialize, Serializer};
 
@@ -83,12 +83,4 @@ pub fn rfc3339_opt<S: Serializer>(
         Some(t) => rfc3339(t, s),
         None => s.serialize_none(),
     }
-}
-
-/// Panics unless `value` serialises to the same JSON through serde and through poem-openapi:
-/// the condition under which a type may be answered with [`Json`]. For tests.
-pub fn assert_same_json<T: Serialize + ToJSON>(value: &T) {
-    let by_serde = serde_json::to_value(value).expect("serde serialises it");
-    let by_openapi = value.to_json().unwrap_or_default();
-    assert_eq!(by_serde, by_openapi, "serde and ToJSON disagree");
 }

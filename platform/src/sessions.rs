@@ -72,11 +72,10 @@ impl Sessions {
     }
 
     async fn permit(&self) -> Result<OwnedSemaphorePermit, DbErr> {
-        let timeout = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
         match tokio::time::timeout(self.acquire_timeout, self.gate.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_closed)) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)),
-            Err(_elapsed) => Err(timeout),
+            Err(_elapsed) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
         }
     }
 
@@ -180,10 +179,10 @@ impl Session {
         // mid-protocol, or gone.
         let usable = match &result {
             Ok(_) | Err(sqlx::Error::RowNotFound) => true,
-            // Except errors that end the session (shutdown, connection failure).
+            // Except those that say the session or the database is gone or refusing.
             Err(sqlx::Error::Database(d)) => !d
                 .code()
-                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+                .is_some_and(|c| crate::db::unavailable_sqlstate(&c)),
             Err(_) => false,
         };
         if !usable {

@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod inproc;
+pub mod json;
 pub mod moto;
 pub mod process;
 

@@ -354,8 +354,8 @@ pub struct ReadyResponse {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use platform::json::assert_same_json;
     use proptest::prelude::*;
+    use testkit::json::assert_same_json;
 
     use super::*;
 
