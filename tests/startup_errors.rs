@@ -120,5 +120,46 @@ fn a_port_in_use_is_named() {
 fn a_database_that_does_not_exist_is_named() {
     let admin = testkit::db::postgres_admin_url().expect("TEST_DATABASE_URL");
     let url = testkit::db::replace_db_name(&admin, "no_such_database_tm");
-    assert_fails_naming(&[("DATABASE_URL", &url)], &["no_such_database_tm"]);
+    // The fix, and none of the server's internals (sqlx prints PostgreSQL's C source line).
+    let (_, last) = start_broken(&[("DATABASE_URL", &url)]);
+    assert!(!last.contains(" at line "), "{last}");
+    assert_fails_naming(
+        &[("DATABASE_URL", &url)],
+        &["no_such_database_tm", "createdb no_such_database_tm"],
+    );
+}
+
+/// Every connection slot taken: sqlx retries that refusal until its pool times out, and
+/// the server's reason must not be lost to "pool timed out". A role of its own with no
+/// slots at all stands in for a full server (the real server's slots are shared).
+#[test]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
+fn a_role_out_of_connection_slots_names_the_servers_reason() {
+    let admin = testkit::db::postgres_admin_url().expect("TEST_DATABASE_URL");
+    let role = format!("tm_no_slots_{}", std::process::id());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let admin_sql = |sql: String| {
+        let admin = admin.clone();
+        rt.block_on(async move {
+            use sea_orm::ConnectionTrait;
+            let conn = sea_orm::Database::connect(&admin).await.expect("admin");
+            conn.execute_unprepared(&sql).await.expect("admin SQL");
+            let _ = conn.close().await;
+        })
+    };
+    admin_sql(format!("DROP ROLE IF EXISTS {role}"));
+    admin_sql(format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 0"));
+    let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+    url.set_username(&role).unwrap();
+    url.set_password(None).unwrap();
+    let (code, last) = start_broken(&[("DATABASE_URL", url.as_str())]);
+    admin_sql(format!("DROP ROLE {role}"));
+    assert!(
+        code.is_some_and(|c| c != 0 && c != 124),
+        "exit {code:?}; last line: {last}"
+    );
+    for w in ["too many connections", "53300", "DB_POOL_MAX"] {
+        assert!(last.contains(w), "the last line should name {w:?}: {last}");
+    }
+    assert!(!last.contains("pool timed out"), "{last}");
 }

@@ -296,7 +296,11 @@ async fn ready_is_503_when_the_database_goes_away() {
         .await;
     let r = s.http.get(s.url("/auth/ready")).send().await.unwrap();
     assert_eq!(r.status(), 503);
-    assert_envelope(&r.json().await.unwrap(), "Service Unavailable");
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().await.unwrap();
+    assert_envelope(&body, "Service Unavailable");
+    // Refused, not slow: readiness says which.
+    assert_eq!(body["message"], "The database is unreachable", "{body}");
     // Liveness does not depend on the database.
     assert_eq!(
         s.http

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use auth::app::throttle::{Policy, Throttle};
 use platform::{
-    config::{DatabaseSettings, DbSource},
+    config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
     db::Database,
 };
 use testkit::db::{TestDb, backends};
@@ -16,6 +16,7 @@ async fn database(db: &TestDb) -> Database {
         DatabaseSettings {
             source: DbSource::Url(db.url.clone()),
             pool_max: 2,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
         },
         None,
     )

@@ -113,10 +113,16 @@ pub enum DbSource {
     Secret(String),
 }
 
+/// `DB_STATEMENT_TIMEOUT_MS`'s default.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug)]
 pub struct DatabaseSettings {
     pub source: DbSource,
     pub pool_max: u32,
+    /// How long one statement may take: PostgreSQL cancels it (`statement_timeout`), and
+    /// the caller gives up on any database operation soon after (see [`crate::db`]).
+    pub statement_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +152,9 @@ pub struct CommonArgs {
     /// Database connections per process
     #[arg(long, env = "DB_POOL_MAX", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub db_pool_max: u32,
+    /// Milliseconds one database statement may take before it is cancelled and the request gets 503
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_statement_timeout_ms: u64,
     /// Comma-separated origins that get CORS headers (empty: none)
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
     pub cors_allowed_origins: String,
@@ -195,6 +204,7 @@ impl CommonArgs {
             database: DatabaseSettings {
                 source,
                 pool_max: self.db_pool_max,
+                statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
             },
             cors_origins: self
                 .cors_allowed_origins

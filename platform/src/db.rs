@@ -8,10 +8,19 @@
 //!
 //! While the database is unreachable, calls fail at once instead of each waiting out the
 //! pool's acquire timeout ([`crate::circuit`]); readiness answers within [`PING_TIMEOUT`].
+//!
+//! Every statement has a deadline (`DB_STATEMENT_TIMEOUT_MS`): PostgreSQL cancels it
+//! (`statement_timeout`, SQLSTATE 57014), SQLite gives up waiting for a lock (its busy
+//! timeout), and the caller stops waiting for the whole operation [`CLIENT_MARGIN`] later, so
+//! a dead network or a stuck driver is bounded too. A deadline passed is
+//! [`is_deadline_exceeded`], which [`is_unavailable`] includes (a 503), but it does not open
+//! the circuit: a slow database is not an unreachable one, and it answers again as soon as
+//! whatever held it is gone.
 
 use std::{
+    collections::VecDeque,
     sync::{
-        Arc, RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -41,6 +50,17 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 /// How long a call waits for a pooled connection (or to open one) before giving up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How much longer than the statement deadline the caller waits for an operation: long
+/// enough for PostgreSQL's own cancellation (a clean error, a reusable connection) to arrive
+/// first, short enough that nobody notices the difference.
+pub const CLIENT_MARGIN: Duration = Duration::from_millis(250);
+
+/// How far back readiness looks for operations that passed their deadline.
+pub const SLOW_WINDOW: Duration = Duration::from_secs(10);
+
+/// Deadline misses remembered for readiness at most (a bound on memory in a long stall).
+const MISSES_KEPT: usize = 10_000;
+
 #[derive(thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]
@@ -54,6 +74,8 @@ pub enum DbError {
     Migrate(DbErr),
     #[error("cannot connect to the database at {addr}: {reason}")]
     Unreachable { addr: String, reason: String },
+    #[error("the database server refused the connection: {0}")]
+    Refused(String),
     #[error(
         "the directory {0} for the SQLite database (DATABASE_URL) does not exist: create it, \
          or point DATABASE_URL elsewhere (only ./data is created on its own)"
@@ -220,6 +242,43 @@ pub struct Database {
     settings: DatabaseSettings,
     secrets: Option<Secrets>,
     circuit: Circuit,
+    /// When operations passed their deadline recently, oldest first (for readiness).
+    misses: Mutex<VecDeque<Instant>>,
+}
+
+/// What readiness found ([`Database::readiness`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// The database answers, but `missed` operations passed their deadline (`deadline`) in
+    /// the last [`SLOW_WINDOW`].
+    Slow { missed: usize, deadline: Duration },
+    /// No answer within [`PING_TIMEOUT`]: from here, a slow server and an unreachable one
+    /// look the same.
+    NoAnswer,
+    /// The connection or the ping failed.
+    Unreachable,
+}
+
+impl Readiness {
+    /// What `/ready` says when it is not ready (503), in words an operator can act on.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            Self::Ready => None,
+            Self::Slow { missed, deadline } => Some(format!(
+                "The database is slow: {missed} operation{} passed the {} ms deadline in the \
+                 last {} s (it answers, but not in time)",
+                if *missed == 1 { "" } else { "s" },
+                deadline.as_millis(),
+                SLOW_WINDOW.as_secs()
+            )),
+            Self::NoAnswer => Some(format!(
+                "The database did not answer within {} ms (unreachable, or too slow to tell)",
+                PING_TIMEOUT.as_millis()
+            )),
+            Self::Unreachable => Some("The database is unreachable".into()),
+        }
+    }
 }
 
 impl Database {
@@ -231,7 +290,7 @@ impl Database {
         let url = resolve_url(&settings.source, secrets.as_ref()).await?;
         probe_server(&url).await?;
         migrate(&url).await?;
-        let conn = open_pool(&url, settings.pool_max).await?;
+        let conn = open_pool(&url, settings.pool_max, Some(settings.statement_timeout)).await?;
         Ok(Self::with_pool(conn, settings, secrets))
     }
 
@@ -242,7 +301,7 @@ impl Database {
         secrets: Option<Secrets>,
     ) -> Result<Self, DbError> {
         let url = resolve_url(&settings.source, secrets.as_ref()).await?;
-        let mut opts = pool_options(&url, settings.pool_max);
+        let mut opts = pool_options(&url, settings.pool_max, Some(settings.statement_timeout));
         opts.connect_lazy(true);
         let conn = sea_orm::Database::connect(opts)
             .await
@@ -262,6 +321,7 @@ impl Database {
             settings,
             secrets,
             circuit: Circuit::default(),
+            misses: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -314,12 +374,39 @@ impl Database {
             Admit::Trial if self.ping().await => {}
             Admit::Trial | Admit::Refuse => return refused(),
         }
-        let result = self.run_with_rotation(op).await;
+        // Dropping the operation at the deadline drops its connection unfinished, which
+        // sqlx then tests (and closes if need be) instead of handing it out again.
+        let deadline = self.settings.statement_timeout + CLIENT_MARGIN;
+        let result = match tokio::time::timeout(deadline, self.run_with_rotation(op)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(no_answer_in_time()),
+        };
         match &result {
+            Err(e) if is_deadline_exceeded(e) => self.note_miss(Instant::now()),
             Err(e) if is_unavailable(e) => self.circuit.record(false, Instant::now()),
             _ => self.circuit.record(true, Instant::now()),
         }
         result
+    }
+
+    fn note_miss(&self, now: Instant) {
+        let mut misses = self.misses.lock().unwrap_or_else(|p| p.into_inner());
+        if misses.len() >= MISSES_KEPT {
+            misses.pop_front();
+        }
+        misses.push_back(now);
+    }
+
+    /// Operations that passed their deadline within the last [`SLOW_WINDOW`].
+    fn recent_misses(&self, now: Instant) -> usize {
+        let mut misses = self.misses.lock().unwrap_or_else(|p| p.into_inner());
+        while misses
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > SLOW_WINDOW)
+        {
+            misses.pop_front();
+        }
+        misses.len()
     }
 
     /// Runs `op`; if the database refuses our credentials and they come from a secret,
@@ -363,7 +450,12 @@ impl Database {
         }
         let url = resolve_url(&self.settings.source, self.secrets.as_ref()).await?;
         let fresh = Pool::new(
-            open_pool(&url, self.settings.pool_max).await?,
+            open_pool(
+                &url,
+                self.settings.pool_max,
+                Some(self.settings.statement_timeout),
+            )
+            .await?,
             self.settings.pool_max,
         );
         let old = {
@@ -378,16 +470,39 @@ impl Database {
         Ok(())
     }
 
-    /// Readiness: can we run a trivial query right now? Answers within [`PING_TIMEOUT`], and
-    /// always asks the database (even with the circuit open): it is how recovery is noticed.
+    /// Can we run a trivial query right now? Answers within [`PING_TIMEOUT`], and always
+    /// asks the database (even with the circuit open): it is how recovery is noticed.
     pub async fn ping(&self) -> bool {
+        self.ping_outcome().await == Readiness::Ready
+    }
+
+    /// Readiness: the ping, and then whether operations have been passing their deadline.
+    pub async fn readiness(&self) -> Readiness {
+        match self.ping_outcome().await {
+            Readiness::Ready => match self.recent_misses(Instant::now()) {
+                0 => Readiness::Ready,
+                missed => Readiness::Slow {
+                    missed,
+                    deadline: self.settings.statement_timeout,
+                },
+            },
+            other => other,
+        }
+    }
+
+    async fn ping_outcome(&self) -> Readiness {
         let ping = self.run_with_rotation(|pool| async move {
             let _permit = pool.admit_pool_user().await?;
             pool.orm.ping().await
         });
-        let ok = matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(())));
-        self.circuit.record(ok, Instant::now());
-        ok
+        let outcome = match tokio::time::timeout(PING_TIMEOUT, ping).await {
+            Ok(Ok(())) => Readiness::Ready,
+            Ok(Err(_)) => Readiness::Unreachable,
+            Err(_elapsed) => Readiness::NoAnswer,
+        };
+        self.circuit
+            .record(outcome == Readiness::Ready, Instant::now());
+        outcome
     }
 
     /// PostgreSQL connections parked between operations ([`crate::sessions`]); 0 on SQLite.
@@ -481,8 +596,18 @@ async fn probe_server(url: &str) -> Result<(), DbError> {
     }
 }
 
-fn pool_options(url: &str, max: u32) -> ConnectOptions {
+/// `statement_timeout`: the deadline of one statement (`None` for migrations, which may
+/// legitimately wait for another instance's, or take long on a big table).
+fn pool_options(url: &str, max: u32, statement_timeout: Option<Duration>) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
+    if let Some(timeout) = statement_timeout {
+        // PostgreSQL: a start-up parameter of every connection, so no extra round trip and
+        // no session that escapes it (parked ones included).
+        opts.statement_timeout(timeout);
+        // SQLite has no statement timeout; what makes a statement wait is a lock held by
+        // another connection or process, and the busy timeout bounds that wait.
+        opts.map_sqlx_sqlite_opts(move |o| o.busy_timeout(timeout));
+    }
     opts.max_connections(max)
         .min_connections(0)
         .connect_timeout(ACQUIRE_TIMEOUT)
@@ -499,11 +624,16 @@ fn pool_options(url: &str, max: u32) -> ConnectOptions {
     opts
 }
 
-async fn open_pool(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
+async fn open_pool(
+    url: &str,
+    max: u32,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, DbError> {
     ensure_sqlite_dir(url)?;
-    let conn = sea_orm::Database::connect(pool_options(url, max))
-        .await
-        .map_err(DbError::Connect)?;
+    let conn = match sea_orm::Database::connect(pool_options(url, max, statement_timeout)).await {
+        Ok(conn) => conn,
+        Err(e) => return Err(explain_connect_error(url, e).await),
+    };
     if conn.get_database_backend() == DbBackend::Sqlite {
         // WAL lets the two services (or two processes of one) read while one writes.
         conn.execute_unprepared("PRAGMA journal_mode=WAL")
@@ -513,13 +643,62 @@ async fn open_pool(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
     Ok(conn)
 }
 
+/// A start-up connection error in the server's own words. sqlx's pool retries a refusal it
+/// thinks passes (every connection slot taken, SQLSTATE 53300; the server starting, 57P03)
+/// until its acquire timeout and then reports only "pool timed out": one direct connection
+/// learns the reason. A server error loses the fields that name PostgreSQL's own source
+/// (sqlx prints "at line 948"), and gains the fix where there is one obvious fix.
+async fn explain_connect_error(url: &str, e: DbErr) -> DbError {
+    use sqlx::Connection;
+    let pool_timed_out = matches!(e, DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))
+        || matches!(sqlx_error(&e), Some(sqlx::Error::PoolTimedOut));
+    let direct;
+    let server_error = match sqlx_error(&e) {
+        Some(sqlx::Error::Database(d)) => Some(d.as_ref()),
+        _ if pool_timed_out && url.starts_with("postgres") => {
+            direct = tokio::time::timeout(ACQUIRE_TIMEOUT, sqlx::PgConnection::connect(url)).await;
+            match &direct {
+                Ok(Err(sqlx::Error::Database(d))) => Some(d.as_ref()),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match server_error {
+        Some(d) => DbError::Refused(server_reason(d, url)),
+        None => DbError::Connect(e),
+    }
+}
+
+/// PostgreSQL's message and SQLSTATE, and what to do about the common ones.
+fn server_reason(d: &dyn sqlx::error::DatabaseError, url: &str) -> String {
+    let code = d.code().unwrap_or_default();
+    let db_name = url::Url::parse(url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "NAME".into());
+    let fix = match code.as_ref() {
+        "3D000" => format!(
+            ": create it with `createdb {db_name}` (or the SQL `CREATE DATABASE \"{db_name}\";`), \
+             or point DATABASE_URL at one that exists"
+        ),
+        "53300" => ": every connection slot the server (max_connections) or this role \
+                    (CONNECTION LIMIT) allows is taken; close idle sessions, or lower \
+                    DB_POOL_MAX times the number of instances"
+            .to_owned(),
+        _ => String::new(),
+    };
+    mask_credentials(&format!("{} (SQLSTATE {code}){fix}", d.message()))
+}
+
 /// A fixed key for the PostgreSQL advisory lock that serialises migrations across
 /// instances starting at the same moment.
 const MIGRATION_LOCK_KEY: i64 = 0x7461_736b_6d67_6d74; // "taskmgmt"
 
 async fn migrate(url: &str) -> Result<(), DbError> {
     // One connection, so the session-level advisory lock and the migrations share a session.
-    let conn = open_pool(url, 1).await?;
+    let conn = open_pool(url, 1, None).await?;
     let result = async {
         let pg = conn.get_database_backend() == DbBackend::Postgres;
         if pg {
@@ -578,8 +757,42 @@ fn is_session_terminated(e: &DbErr) -> bool {
     matches!(sqlx_error(e), Some(sqlx::Error::Database(d)) if matches!(d.code().as_deref(), Some("57P01" | "57P02")))
 }
 
-/// The database is unreachable or overloaded, as opposed to a bug in a query.
+/// What the caller gets when an operation did not finish within its deadline plus
+/// [`CLIENT_MARGIN`]: the server never said why (a dead network, a lost cancel).
+fn no_answer_in_time() -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(
+        std::io::Error::new(std::io::ErrorKind::TimedOut, NoAnswerInTime),
+    ))))
+}
+
+/// Marks [`no_answer_in_time`]'s error apart from a socket's own timeout (which says the
+/// server is unreachable).
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not answer within the statement deadline")]
+struct NoAnswerInTime;
+
+/// The operation passed its deadline: PostgreSQL cancelled the statement (SQLSTATE 57014),
+/// SQLite stayed locked past its busy timeout (SQLITE_BUSY, or SQLITE_LOCKED, in any of
+/// their extended forms), or no answer came in time ([`no_answer_in_time`]).
+pub fn is_deadline_exceeded(e: &DbErr) -> bool {
+    match sqlx_error(e) {
+        Some(sqlx::Error::Io(io)) => io.get_ref().is_some_and(|e| e.is::<NoAnswerInTime>()),
+        Some(sqlx::Error::Database(d)) => match d.code().as_deref() {
+            Some("57014") => true,
+            Some(code) if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => code
+                .parse::<i32>()
+                .is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The database is unreachable, overloaded or too slow, as opposed to a bug in a query.
 pub fn is_unavailable(e: &DbErr) -> bool {
+    if is_deadline_exceeded(e) {
+        return true;
+    }
     match e {
         DbErr::ConnectionAcquire(_) => true,
         _ => match sqlx_error(e) {

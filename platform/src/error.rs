@@ -41,6 +41,10 @@ pub struct ErrorBody {
     pub details: Option<Vec<FieldError>>,
 }
 
+/// `Retry-After` of a 503, in seconds: how often an open circuit lets a trial through
+/// ([`crate::circuit::RETRY_INTERVAL`]), so a retry is the earliest that can succeed.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 1;
+
 /// An error response in the contract's envelope.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -98,8 +102,11 @@ impl ApiError {
         err
     }
 
+    /// A dependency is down or too slow; the client may retry after [`UNAVAILABLE_RETRY_AFTER`].
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, message);
+        err.retry_after = Some(UNAVAILABLE_RETRY_AFTER);
+        err
     }
 
     /// A genuine bug. The cause is logged by the caller; the client sees nothing of it.
@@ -255,7 +262,7 @@ impl<const S: u16> ApiResponse for Errors<S> {
                         content_type: "application/json; charset=utf-8",
                         schema: ErrorBody::schema_ref(),
                     }],
-                    headers: if *code == 429 {
+                    headers: if *code == 429 || *code == 503 {
                         vec![MetaHeader {
                             name: "Retry-After".into(),
                             description: Some("Seconds to wait before retrying".into()),

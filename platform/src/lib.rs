@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod methods;
 pub mod metrics;
 pub mod middleware;
+pub mod outage;
 pub mod migration;
 pub mod redact;
 pub mod revocation;

@@ -121,7 +121,10 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
     let mut resp = match AssertUnwindSafe(ep.call(req)).catch_unwind().await {
         Ok(Ok(resp)) => envelope_non_json(resp.into_response()),
         Ok(Err(err)) => {
-            if err.status().is_server_error() {
+            // A 503 is a dependency's outage, summarised by [`crate::outage`]: a line per
+            // request here would flood the log for as long as it lasts.
+            let status = err.status();
+            if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
                 tracing::error!(error = %err, "request failed");
             }
             envelope_for(&err).into_response()

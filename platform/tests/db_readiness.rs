@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use platform::{
-    config::{DatabaseSettings, DbSource},
+    config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
     db::{Database, is_unavailable},
 };
 use sea_orm::ConnectionTrait;
@@ -13,6 +13,7 @@ fn settings(url: String) -> DatabaseSettings {
     DatabaseSettings {
         source: DbSource::Url(url),
         pool_max: 2,
+        statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
     }
 }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use platform::{
-    config::{DatabaseSettings, DbSource},
+    config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
     db::Database,
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
@@ -16,6 +16,7 @@ async fn database(test_db: &TestDb, pool_max: u32) -> Database {
     let settings = DatabaseSettings {
         source: DbSource::Url(test_db.url.clone()),
         pool_max,
+        statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
     };
     Database::connect(settings, None).await.expect("connect")
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use platform::config::{AppEnv, CommonConfig, DatabaseSettings, DbSource, LogFormat};
+use platform::config::{
+    AppEnv, CommonConfig, DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource, LogFormat,
+};
 
 use crate::db::TestDb;
 
@@ -15,6 +17,7 @@ pub fn common(db: &TestDb) -> CommonConfig {
         database: DatabaseSettings {
             source: DbSource::Url(db.url.clone()),
             pool_max: 5,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
         },
         cors_origins: vec!["https://app.example".into()],
         shutdown_timeout: Duration::from_secs(5),

@@ -26,6 +26,21 @@ impl ServiceProcess {
 
     /// Starts `bin args…` without waiting. `PORT` in `env` overrides the free port chosen.
     pub fn spawn_args(bin: &str, args: &[&str], env: &[(String, String)]) -> Self {
+        Self::spawn_with_stdout(bin, args, env, Stdio::null())
+    }
+
+    /// Starts `bin` without waiting, its log (stdout) going to `log`, for tests of what it
+    /// writes.
+    pub fn spawn_logging_to(bin: &str, env: &[(String, String)], log: std::fs::File) -> Self {
+        Self::spawn_with_stdout(bin, &[], env, Stdio::from(log))
+    }
+
+    fn spawn_with_stdout(
+        bin: &str,
+        args: &[&str],
+        env: &[(String, String)],
+        stdout: Stdio,
+    ) -> Self {
         let port = env
             .iter()
             .find(|(k, _)| k == "PORT")
@@ -42,7 +57,7 @@ impl ServiceProcess {
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));

@@ -187,16 +187,15 @@ impl AuthApi {
         Json(HealthResponse::healthy("auth-service"))
     }
 
-    /// Readiness: the database answers.
+    /// Readiness: the database answers, in time (a 503 names which: unreachable or slow).
     #[oai(path = "/ready", method = "get", tag = "Tag::Health")]
     async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>, UNAVAILABLE> {
-        if state.db.ping().await {
-            Ok(Json(ReadyResponse {
-                status: "ready".into(),
-                database: "ok".into(),
-            }))
-        } else {
-            Err(ApiError::unavailable("The database is unreachable").into())
+        if let Some(problem) = state.db.readiness().await.problem() {
+            return Err(ApiError::unavailable(problem).into());
         }
+        Ok(Json(ReadyResponse {
+            status: "ready".into(),
+            database: "ok".into(),
+        }))
     }
 }

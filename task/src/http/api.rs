@@ -241,14 +241,15 @@ impl TaskApi {
         Json(HealthResponse::healthy("task-service"))
     }
 
-    /// Readiness: the database answers and verification keys are loaded.
+    /// Readiness: the database answers, in time (a 503 names which: unreachable or slow),
+    /// and verification keys are loaded.
     #[oai(path = "/tasks/ready", method = "get", tag = "Tag::Health")]
     async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>, UNAVAILABLE> {
         if !state.keys.has_keys() {
             return Err(ApiError::unavailable("Token verification keys are not loaded").into());
         }
-        if !state.db.ping().await {
-            return Err(ApiError::unavailable("The database is unreachable").into());
+        if let Some(problem) = state.db.readiness().await.problem() {
+            return Err(ApiError::unavailable(problem).into());
         }
         Ok(Json(ReadyResponse {
             status: "ready".into(),
