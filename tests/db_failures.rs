@@ -107,7 +107,8 @@ async fn a_table_lock_past_the_deadline_is_503_then_200_as_soon_as_it_is_release
     let db = TestDb::new(Backend::Postgres).await;
     let log = tempfile::NamedTempFile::new().unwrap();
     let s = start(&db, log.reopen().unwrap()).await;
-    let (status, _, body, _) = timed(&s.tasks, reqwest::Method::GET, "/tasks", &s.token, None).await;
+    let (status, _, body, _) =
+        timed(&s.tasks, reqwest::Method::GET, "/tasks", &s.token, None).await;
     assert_eq!(status, 200, "{body}");
 
     let admin = db.connect().await;

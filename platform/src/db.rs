@@ -252,7 +252,10 @@ pub enum Readiness {
     Ready,
     /// The database answers, but `missed` operations passed their deadline (`deadline`) in
     /// the last [`SLOW_WINDOW`].
-    Slow { missed: usize, deadline: Duration },
+    Slow {
+        missed: usize,
+        deadline: Duration,
+    },
     /// No answer within [`PING_TIMEOUT`]: from here, a slow server and an unreachable one
     /// look the same.
     NoAnswer,
@@ -779,9 +782,9 @@ pub fn is_deadline_exceeded(e: &DbErr) -> bool {
         Some(sqlx::Error::Io(io)) => io.get_ref().is_some_and(|e| e.is::<NoAnswerInTime>()),
         Some(sqlx::Error::Database(d)) => match d.code().as_deref() {
             Some("57014") => true,
-            Some(code) if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => code
-                .parse::<i32>()
-                .is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+            Some(code) if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
+                code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+            }
             _ => false,
         },
         _ => false,

@@ -70,7 +70,11 @@ impl Repeated {
             let failed = self.count.swap(0, Ordering::Relaxed);
             if failed == 0 {
                 *ongoing = false;
-                tracing::info!("{}: no failures in the last {} s", self.what, INTERVAL.as_secs());
+                tracing::info!(
+                    "{}: no failures in the last {} s",
+                    self.what,
+                    INTERVAL.as_secs()
+                );
                 return;
             }
             drop(ongoing);
