@@ -253,7 +253,8 @@ export class ServicesStack extends Stack {
         scaleInCooldown: Duration.seconds(d.scaleInCooldownSecs),
       });
 
-      this.addAlarms(spec, targetGroup, service, props.alarmTopic);
+      // The two rollback alarms exist before the service that names them.
+      for (const alarm of this.addAlarms(spec, targetGroup, service, props.alarmTopic)) service.node.addDependency(alarm);
 
       acknowledge(taskDefinition,
         {
@@ -285,7 +286,8 @@ export class ServicesStack extends Stack {
   }
 
   /** copilot/<svc>/addons/alarms.yml, plus running tasks and p99 latency; all to the topic. */
-  private addAlarms(spec: ServiceSpec, targetGroup: elbv2.ApplicationTargetGroup, service: ecs.FargateService, topic: sns.ITopic) {
+  /** Returns the deployment (rollback) alarms. */
+  private addAlarms(spec: ServiceSpec, targetGroup: elbv2.ApplicationTargetGroup, service: ecs.FargateService, topic: sns.ITopic): cloudwatch.Alarm[] {
     const svc = spec.name;
     const name = (s: string) => resourceName(this.envName, `${svc}-${s}`);
     const m = targetGroup.metrics;
@@ -378,6 +380,7 @@ export class ServicesStack extends Stack {
       alarm.addAlarmAction(notify);
       alarm.addOkAction(notify);
     }
+    return alarms.slice(0, 2);
   }
 
   private insights(metricName: string, service: ecs.FargateService, period: Duration): cloudwatch.Metric {
