@@ -48,7 +48,7 @@ for env in dev test prod; do
     exit 1
   fi
   printf '%s: %s templates, no unacknowledged cdk-nag finding; acknowledged rules (each with its reason in lib/): %s\n' "$env" \
-    "$(ls cdk.out/"$env"/*.template.json | wc -l)" \
+    "$(find "cdk.out/$env" -maxdepth 1 -name '*.template.json' | wc -l)" \
     "$(jq -rs '[.[] | .Resources[]?.Metadata.cdk_nag.rules_to_suppress[]?.id] | unique | join(" ")' cdk.out/"$env"/*.template.json)"
 done
 
@@ -57,7 +57,10 @@ if out=$(npx cdk synth --quiet -c env=prod -c authImage="$auth_image" -c taskIma
   echo "prod synthesized without a certificate" >&2
   exit 1
 fi
-grep -q 'certificateArn' <<<"$out" && grep -q 'domain' <<<"$out" || { echo "$out" >&2; exit 1; }
+if ! grep -q 'certificateArn' <<<"$out" || ! grep -q 'domain' <<<"$out"; then
+  echo "$out" >&2
+  exit 1
+fi
 rm -rf cdk.out/refused
 echo "refused, naming certificateArn and domain"
 
@@ -77,5 +80,5 @@ if (( status & 2 )) || (( status & 1 )); then
   echo "cfn-lint: errors (exit $status)" >&2
   exit 1
 fi
-echo "cfn-lint: $(ls cdk.out/*/*.template.json | wc -l) templates, no errors (exit $status)"
+echo "cfn-lint: $(find cdk.out -mindepth 2 -maxdepth 2 -name '*.template.json' | wc -l) templates, no errors (exit $status)"
 step "done"
