@@ -237,7 +237,9 @@
             packages = with pkgs; [
               (devToolchain pkgs)
               cargo-nextest
-              copilot-cli
+              # The CDK app in cdk/ (npm ci, npx cdk synth|deploy; docs/deploy.md). copilot-cli is
+              # gone: nixpkgs removed it on 2026-05-11 (upstream end of life, aliases.nix throws).
+              nodejs
               skopeo
               awscli2
               postgresql
