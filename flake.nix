@@ -208,14 +208,15 @@
             buildPhase = "cargo clippy --offline --locked --workspace --all-targets -- -D warnings";
             doCheck = false;
           };
-          # On SQLite, in the sandbox (loopback only). The two tests that need moto_server
-          # (PyPI) and Chromium (npm) run in .ci/run instead.
+          # On SQLite, in the sandbox (loopback only). The tests that need moto_server (PyPI),
+          # Chromium (npm) or the CDK app's node_modules (npm; cdk/ is not in the source set)
+          # run in .ci/run instead.
           tests = check "task-management-tests" {
             useNextest = true;
             cargoTestFlags = [
               "--workspace"
               "-E"
-              "not (binary(browser) | test(signing_key_and_database_from_secrets_manager))"
+              "not (binary(browser) | binary(cdk_matches_copilot) | test(signing_key_and_database_from_secrets_manager))"
             ];
             nativeCheckInputs = [
               pkgs.curl
@@ -237,7 +238,9 @@
             packages = with pkgs; [
               (devToolchain pkgs)
               cargo-nextest
-              copilot-cli
+              # The CDK app in cdk/ (npm ci, npx cdk synth|deploy; docs/deploy.md). copilot-cli is
+              # gone: nixpkgs removed it on 2026-05-11 (upstream end of life, aliases.nix throws).
+              nodejs
               skopeo
               awscli2
               postgresql

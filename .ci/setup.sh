@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, on a fresh Debian machine (run as root):
 # cargo-nextest, rustfmt/clippy, moto_server (a real Secrets Manager emulator), Chromium and
-# playwright-core for the browser test. Idempotent: skips what is already there.
+# playwright-core for the browser test, the CDK app's node modules. Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +26,7 @@ fi
 command -v moto_server >/dev/null || { echo "moto_server not on PATH after pip install" >&2; exit 1; }
 
 npm ci --prefix tests/browser --no-audit --no-fund --silent
+# The CDK app (aws-cdk-lib, the aws-cdk CLI, cdk-nag, jest): .ci/cdk.sh and tests/cdk_matches_copilot.rs.
+npm ci --prefix cdk --no-audit --no-fund --silent
 
 echo "setup: $(cargo nextest --version | head -1); moto $(python3 -c 'import moto; print(moto.__version__)'); $(chromium --version); node $(node --version)"

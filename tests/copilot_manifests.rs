@@ -19,18 +19,10 @@ const PLATFORMS: [&str; 2] = ["linux/x86_64", "linux/arm64"];
 /// Each service with the path the load balancer routes to it.
 const SERVICES: [(&str, &str); 2] = [("auth", "/auth"), ("task", "/tasks")];
 
-/// Variables a service reads that the manifests deliberately do not hand it in the cloud.
-const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[
-    ("DATABASE_URL", "DB_SECRET wins over it"),
-    ("JWT_SIGNING_KEY", "the inline PEM is for local runs"),
-    ("AWS_REGION", "Fargate sets it"),
-    ("AWS_ENDPOINT_URL", "only for a local emulator"),
-    ("CORS_ALLOWED_ORIGINS", "no browser origin yet"),
-    (
-        "SSL_CERT_FILE",
-        "the image sets it (flake.nix), not the manifest",
-    ),
-];
+/// Variables a service reads that the manifests deliberately do not hand it in the cloud
+/// (shared with tests/cdk_matches_copilot.rs, which holds the CDK app to the same list).
+mod deploy;
+use deploy::NOT_HANDED_IN_THE_CLOUD;
 
 // --- the manifests, as far as this application uses them ------------------------------------
 

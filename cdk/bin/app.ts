@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// npx cdk synth -c env=<dev|test|prod> -c authImage=<uri> -c taskImage=<uri> [-c arch=…]
+//   [-c account=… -c region=…] (prod: -c certificateArn=… -c domain=…)
+import { App } from 'aws-cdk-lib';
+import { buildStacks } from '../lib/app';
+import { parseContext } from '../lib/context';
+
+const app = new App();
+let input;
+try {
+  input = parseContext((key) => app.node.tryGetContext(key));
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(1);
+}
+buildStacks(app, input);
+app.synth();

@@ -1,0 +1,139 @@
+// What differs between environments, and what every environment shares.
+//
+// The shared service settings mirror the Copilot manifests (copilot/<svc>/manifest.yml); the
+// Rust test tests/cdk_matches_copilot.rs compares the synthesized templates with them.
+
+export const APP = 'task-management';
+
+export type EnvName = 'dev' | 'test' | 'prod';
+export const ENV_NAMES: readonly EnvName[] = ['dev', 'test', 'prod'];
+
+export type Arch = 'x86_64' | 'arm64';
+
+export interface EnvConfig {
+  readonly name: EnvName;
+  /** NAT gateways: 1 (shared by both AZs) or 2 (one per AZ). */
+  readonly natGateways: number;
+  /** Fargate task size, per service (CPU units, MiB). */
+  readonly cpu: number;
+  readonly memoryMiB: number;
+  /** Aurora Serverless v2 capacity in ACU. */
+  readonly dbMinAcu: number;
+  readonly dbMaxAcu: number;
+  /** A serverless reader in the second AZ (fail-over target). */
+  readonly dbReader: boolean;
+  /** Deletion protection, and a final snapshot (rather than deletion) when the stack goes. */
+  readonly dbProtected: boolean;
+  /** CloudWatch Logs retention of the services' log groups and the VPC flow log, in days. */
+  readonly logRetentionDays: number;
+  /**
+   * ECS capacity provider strategy: `onDemandBase` tasks always on FARGATE, the rest split
+   * FARGATE : FARGATE_SPOT as `onDemandWeight : spotWeight` (spotWeight 0: no Spot).
+   */
+  readonly capacity: { readonly onDemandBase: number; readonly onDemandWeight: number; readonly spotWeight: number };
+}
+
+export const ENVIRONMENTS: Record<EnvName, EnvConfig> = {
+  dev: {
+    name: 'dev',
+    natGateways: 1,
+    cpu: 256,
+    memoryMiB: 512,
+    dbMinAcu: 0.5,
+    dbMaxAcu: 2,
+    dbReader: false,
+    dbProtected: false,
+    logRetentionDays: 7,
+    capacity: { onDemandBase: 0, onDemandWeight: 1, spotWeight: 3 },
+  },
+  test: {
+    name: 'test',
+    natGateways: 1,
+    cpu: 256,
+    memoryMiB: 512,
+    dbMinAcu: 0.5,
+    dbMaxAcu: 4,
+    dbReader: false,
+    dbProtected: false,
+    logRetentionDays: 30,
+    capacity: { onDemandBase: 0, onDemandWeight: 1, spotWeight: 1 },
+  },
+  prod: {
+    name: 'prod',
+    natGateways: 2,
+    cpu: 256,
+    memoryMiB: 512,
+    dbMinAcu: 1,
+    dbMaxAcu: 16,
+    dbReader: true,
+    dbProtected: true,
+    logRetentionDays: 30,
+    capacity: { onDemandBase: 2, onDemandWeight: 1, spotWeight: 0 },
+  },
+};
+
+/** Settings both services share in every environment (the Copilot manifests' values). */
+export const SERVICE_DEFAULTS = {
+  containerPort: 3000,
+  /** The image's non-root user (flake.nix: User = "65534:65534"). */
+  user: '65534',
+  desiredCount: 2,
+  minCapacity: 2,
+  maxCapacity: 10,
+  cpuTargetPercent: 70,
+  memoryTargetPercent: 80,
+  scaleOutCooldownSecs: 60,
+  scaleInCooldownSecs: 300,
+  /** Drain, then SIGTERM; the service's SHUTDOWN_TIMEOUT_SECS (20) fits inside. */
+  deregistrationDelaySecs: 30,
+  healthCheckGracePeriodSecs: 30,
+  targetHealthCheck: {
+    intervalSecs: 30,
+    timeoutSecs: 5,
+    healthyThreshold: 2,
+    unhealthyThreshold: 3,
+    healthyHttpCodes: '200',
+  },
+  containerHealthCheck: { intervalSecs: 15, timeoutSecs: 5, retries: 3, startPeriodSecs: 10 },
+  /** DB_POOL_MAX × (10 auth + 10 task) = 100 of max_connections 200 (alarm at 160). */
+  dbPoolMax: 5,
+  dbMaxConnections: 200,
+} as const;
+
+export type ServiceName = 'auth' | 'task';
+
+export interface ServiceSpec {
+  readonly name: ServiceName;
+  /** The path prefix the load balancer routes to it. */
+  readonly path: string;
+  readonly healthPath: string;
+  readonly listenerPriority: number;
+}
+
+export const SERVICES: readonly ServiceSpec[] = [
+  { name: 'auth', path: '/auth', healthPath: '/auth/health', listenerPriority: 10 },
+  { name: 'task', path: '/tasks', healthPath: '/tasks/health', listenerPriority: 20 },
+];
+
+/** The plain settings each service is handed (the secrets' ARNs and AUTH_SERVICE_URL are added by the stack). */
+export function plainEnvironment(service: ServiceName): Record<string, string> {
+  const common: Record<string, string> = {
+    APP_ENV: 'production',
+    PORT: String(SERVICE_DEFAULTS.containerPort),
+    LOG_FORMAT: 'json',
+    RUST_LOG: 'info',
+    SHUTDOWN_TIMEOUT_SECS: '20',
+    // The load balancer appends the client's address to X-Forwarded-For: trust that one entry.
+    TRUSTED_PROXY_HOPS: '1',
+    DB_POOL_MAX: String(SERVICE_DEFAULTS.dbPoolMax),
+    JWT_EXPIRATION: '3600',
+    JWT_ISSUER: 'task-management',
+    JWT_AUDIENCE: 'task-management-api',
+  };
+  return service === 'auth' ? { ...common, BCRYPT_COST: '10' } : common;
+}
+
+/** `${APP}-${env}-${suffix}`: fixed names (alarms, dashboard, secrets) as the Copilot addons have them. */
+export function resourceName(env: EnvName, suffix: string): string {
+  return `${APP}-${env}-${suffix}`;
+}

@@ -1,0 +1,15 @@
+//! What the two deployments (the Copilot manifests in `copilot/`, the CDK app in `cdk/`) share:
+//! used by tests/copilot_manifests.rs and tests/cdk_matches_copilot.rs.
+
+/// Variables a service reads that neither deployment hands it in the cloud, with the reason.
+pub const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[
+    ("DATABASE_URL", "DB_SECRET wins over it"),
+    ("JWT_SIGNING_KEY", "the inline PEM is for local runs"),
+    ("AWS_REGION", "Fargate sets it"),
+    ("AWS_ENDPOINT_URL", "only for a local emulator"),
+    ("CORS_ALLOWED_ORIGINS", "no browser origin yet"),
+    (
+        "SSL_CERT_FILE",
+        "the image sets it (flake.nix), not the manifest",
+    ),
+];
