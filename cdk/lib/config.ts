@@ -98,6 +98,8 @@ export const SERVICE_DEFAULTS = {
   /** DB_POOL_MAX × (10 auth + 10 task) = 100 of max_connections 200 (alarm at 160). */
   dbPoolMax: 5,
   dbMaxConnections: 200,
+  /** A statement past it is cancelled by PostgreSQL and answered 503 with Retry-After. */
+  dbStatementTimeoutMs: 5000,
 } as const;
 
 export type ServiceName = 'auth' | 'task';
@@ -126,6 +128,7 @@ export function plainEnvironment(service: ServiceName): Record<string, string> {
     // The load balancer appends the client's address to X-Forwarded-For: trust that one entry.
     TRUSTED_PROXY_HOPS: '1',
     DB_POOL_MAX: String(SERVICE_DEFAULTS.dbPoolMax),
+    DB_STATEMENT_TIMEOUT_MS: String(SERVICE_DEFAULTS.dbStatementTimeoutMs),
     JWT_EXPIRATION: '3600',
     JWT_ISSUER: 'task-management',
     JWT_AUDIENCE: 'task-management-api',
