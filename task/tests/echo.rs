@@ -95,7 +95,10 @@ fn check_no_echo(what: &str, answer: &str, sent: &[String]) -> Result<(), TestCa
         let chars: Vec<char> = s.chars().collect();
         for window in chars.windows(EXCERPT + 1) {
             let piece: String = window.iter().collect();
-            prop_assert!(!answer.contains(&piece), "{what} echoed {piece:?}: {answer}");
+            prop_assert!(
+                !answer.contains(&piece),
+                "{what} echoed {piece:?}: {answer}"
+            );
         }
     }
     Ok(())

@@ -67,10 +67,7 @@ async fn an_unreadable_or_too_long_idempotency_key_is_refused_and_creates_nothin
                     &s,
                     Method::POST,
                     "/tasks",
-                    &[
-                        ("authorization", auth.as_bytes()),
-                        ("idempotency-key", key),
-                    ],
+                    &[("authorization", auth.as_bytes()), ("idempotency-key", key)],
                     Some(&json!({"title": "retried"})),
                 )
                 .await;
@@ -82,7 +79,11 @@ async fn an_unreadable_or_too_long_idempotency_key_is_refused_and_creates_nothin
                 );
             }
         }
-        assert_eq!(total(&s, &token).await, 0, "{backend:?}: a task was created");
+        assert_eq!(
+            total(&s, &token).await,
+            0,
+            "{backend:?}: a task was created"
+        );
 
         // A readable key still replays.
         for _ in 0..2 {
@@ -143,7 +144,10 @@ async fn an_unreadable_if_match_matches_nothing() {
 
         let (status, got) = s.get(&token, &path).await;
         assert_eq!(status, 200, "{backend:?}: the task was deleted: {got}");
-        assert_eq!(got["task"], created["task"], "{backend:?}: the task changed");
+        assert_eq!(
+            got["task"], created["task"],
+            "{backend:?}: the task changed"
+        );
         s.stop().await;
     }
 }
@@ -190,7 +194,10 @@ async fn an_unreadable_authorization_is_an_invalid_token() {
     let tampered = [b"Bearer ".as_slice(), token.as_bytes(), "é".as_bytes()].concat();
     let values: [&[u8]; 3] = [b"Bearer caf\xc3\xa9", b"\xff\xfe", &tampered];
     for value in values {
-        for (base, path) in [(s.task.base.clone(), "/tasks"), (s.auth_base().to_owned(), "/auth/me")] {
+        for (base, path) in [
+            (s.task.base.clone(), "/tasks"),
+            (s.auth_base().to_owned(), "/auth/me"),
+        ] {
             let r = s
                 .http
                 .get(format!("{base}{path}"))
