@@ -42,7 +42,11 @@ async fn an_unreadable_forwarded_line_does_not_pick_the_throttle_key() {
         for _ in 0..5 {
             assert_eq!(wrong_password(&s, &[b"203.0.113.5"]).await, 401);
         }
-        assert_eq!(wrong_password(&s, &[b"203.0.113.5"]).await, 429, "{backend:?}");
+        assert_eq!(
+            wrong_password(&s, &[b"203.0.113.5"]).await,
+            429,
+            "{backend:?}"
+        );
 
         // The client wrote a first line and an unreadable start of the second, to which the
         // load balancer appended its entry: still 203.0.113.5, still blocked.
