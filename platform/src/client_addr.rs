@@ -8,6 +8,11 @@
 //! When the header has fewer than N entries, or the N-th is not an address, the request did
 //! not come through the proxies as configured (or they are misconfigured): the socket's peer
 //! is used, never an entry the client could have written.
+//!
+//! Lines and entries are split as bytes: a line holding non-ASCII bytes still counts, its
+//! unreadable entries as entries that are not addresses. Skipping such a line would shift
+//! the count from the right, so that a client who sends a line of its own and an unreadable
+//! start of the line the proxy appends to would pick its own throttle key.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -21,11 +26,11 @@ pub fn client_ip(req: &Request) -> Option<IpAddr> {
         .extensions()
         .get::<RequestContext>()
         .map_or(0, |c| c.trusted_proxy_hops);
-    let forwarded: Vec<&str> = req
+    let forwarded: Vec<&[u8]> = req
         .headers()
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.as_bytes())
         .collect();
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
     resolve(hops, &forwarded, peer)
@@ -33,13 +38,13 @@ pub fn client_ip(req: &Request) -> Option<IpAddr> {
 
 /// `forwarded` holds the `X-Forwarded-For` header lines in the order received (several lines
 /// form one list).
-pub fn resolve(hops: usize, forwarded: &[&str], peer: Option<IpAddr>) -> Option<IpAddr> {
+pub fn resolve(hops: usize, forwarded: &[&[u8]], peer: Option<IpAddr>) -> Option<IpAddr> {
     if hops == 0 {
         return peer;
     }
     forwarded
         .iter()
-        .flat_map(|line| line.split(','))
+        .flat_map(|line| line.split(|b| *b == b','))
         .rev()
         .nth(hops - 1)
         .and_then(parse_entry)
@@ -47,8 +52,8 @@ pub fn resolve(hops: usize, forwarded: &[&str], peer: Option<IpAddr>) -> Option<
 }
 
 /// An address as proxies write it: `203.0.113.7`, `2001:db8::1`, or with a port.
-fn parse_entry(entry: &str) -> Option<IpAddr> {
-    let entry = entry.trim();
+fn parse_entry(entry: &[u8]) -> Option<IpAddr> {
+    let entry = std::str::from_utf8(entry).ok()?.trim();
     entry
         .parse::<IpAddr>()
         .ok()
@@ -61,6 +66,11 @@ mod tests {
 
     fn ip(s: &str) -> Option<IpAddr> {
         Some(s.parse().unwrap())
+    }
+
+    fn resolve(hops: usize, lines: &[&str], peer: Option<IpAddr>) -> Option<IpAddr> {
+        let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+        super::resolve(hops, &lines, peer)
     }
 
     const PEER: &str = "10.0.0.9";
@@ -89,6 +99,14 @@ mod tests {
         assert_eq!(resolve(2, &["1.2.3.4"], ip(PEER)), ip(PEER));
         assert_eq!(resolve(1, &[], ip(PEER)), ip(PEER));
         assert_eq!(resolve(1, &["6.6.6.6, nonsense"], ip(PEER)), ip(PEER));
+    }
+
+    #[test]
+    fn an_unreadable_line_still_counts() {
+        let lines: [&[u8]; 2] = [b"6.6.6.6", b"caf\xc3\xa9, 1.2.3.4"];
+        assert_eq!(super::resolve(1, &lines, ip(PEER)), ip("1.2.3.4"));
+        assert_eq!(super::resolve(2, &lines, ip(PEER)), ip(PEER));
+        assert_eq!(super::resolve(1, &[b"\xff"], ip(PEER)), ip(PEER));
     }
 
     #[test]

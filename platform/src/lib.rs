@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod db;
 pub mod error;
+pub mod header;
 pub mod health;
 pub mod http_client;
 pub mod input;

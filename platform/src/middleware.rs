@@ -117,7 +117,7 @@ async fn handle<E: Endpoint>(
 async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
     let no_store_mark = Arc::new(AtomicBool::new(false));
     req.extensions_mut().insert(NoStore(no_store_mark.clone()));
-    let paste_hint = authorization_hint(req.header(header::AUTHORIZATION));
+    let paste_hint = authorization_hint(req.headers().get(header::AUTHORIZATION));
     let mut resp = match AssertUnwindSafe(ep.call(req)).catch_unwind().await {
         Ok(Ok(resp)) => envelope_non_json(resp.into_response()),
         Ok(Err(err)) => {
@@ -152,8 +152,13 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
 
 /// The two ways a token is usually pasted wrong (into Swagger UI's Authorize dialog, or a
 /// hand-written header), each with the message that tells the fix, for when it is refused.
-fn authorization_hint(value: Option<&str>) -> Option<&'static str> {
-    let value = value?.trim();
+fn authorization_hint(value: Option<&HeaderValue>) -> Option<&'static str> {
+    // The bearer extractor skips a value it cannot read as text (non-ASCII bytes) and
+    // reports no token at all; a token was sent, and it is not a valid one.
+    let Ok(value) = value?.to_str() else {
+        return Some("Invalid token");
+    };
+    let value = value.trim();
     let mut words = value.split_whitespace();
     let first = words.next()?;
     if !first.eq_ignore_ascii_case("bearer") {
@@ -298,7 +303,7 @@ pub fn envelope_for(err: &poem::Error) -> ApiError {
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
         let mut api = ApiError::bad_request(format!("Invalid parameter `{}`", e.name));
-        api.details = Some(vec![FieldError::new(e.name, clean_reason(&e.reason))]);
+        api.details = Some(vec![FieldError::new(e.name, without_values(&e.reason))]);
         return api;
     }
     if let Some(e) = err.downcast_ref::<ParsePathError>() {
@@ -307,7 +312,10 @@ pub fn envelope_for(err: &poem::Error) -> ApiError {
         return api;
     }
     if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-        return ApiError::bad_request(format!("Malformed JSON body: {}", clean_reason(&e.reason)));
+        return ApiError::bad_request(format!(
+            "Malformed JSON body: {}",
+            without_values(&e.reason)
+        ));
     }
     if err.is::<ContentTypeError>() {
         return ApiError::new(
@@ -331,13 +339,55 @@ pub fn envelope_for(err: &poem::Error) -> ApiError {
     ApiError::new(status, message)
 }
 
-/// Parser messages name the framework's internal type names; keep the useful part.
-fn clean_reason(reason: &str) -> String {
+/// A parser's complaint, saying what was expected and where, never what was sent: a body of
+/// the wrong shape may hold a password, and poem-openapi's messages quote the value found
+/// (`Expected input type "T", found <value>`, `failed to parse "T": <detail>`). They name
+/// the expected type first, in quotes; serde_json's syntax errors give only a position;
+/// validators' messages quote the rule.
+fn without_values(reason: &str) -> String {
     let reason = reason
         .split(" (occurred while parsing")
         .next()
-        .unwrap_or(reason);
-    reason.trim().trim_end_matches('.').to_owned()
+        .unwrap_or(reason)
+        .trim()
+        .trim_end_matches('.');
+    let is_position = |r: &str| {
+        r.rsplit_once(" at line ").is_some_and(|(what, at)| {
+            !what.contains(['"', '`', '\''])
+                && at.split(" column ").all(|n| n.parse::<u64>().is_ok())
+        })
+    };
+    if reason.starts_with("verification failed") || is_position(reason) {
+        return reason.to_owned();
+    }
+    let quoted_type = |prefix: &str| {
+        let rest = reason.strip_prefix(prefix)?;
+        Some(type_name(rest.split('"').next()?))
+    };
+    if let Some(ty) = quoted_type("Type \"") {
+        format!("{ty} is required")
+    } else if let Some(ty) =
+        quoted_type("Expected input type \"").or_else(|| quoted_type("failed to parse \""))
+    {
+        format!("expected {ty}")
+    } else {
+        "could not be parsed".to_owned()
+    }
+}
+
+/// A schema type name as a reader would say it: `integer_int64` is an integer.
+fn type_name(ty: &str) -> String {
+    let base = ty.split('_').next().unwrap_or(ty);
+    match base {
+        "integer" => "an integer".to_owned(),
+        "number" => "a number".to_owned(),
+        "string" => "a string".to_owned(),
+        "boolean" => "true or false".to_owned(),
+        _ if ty.len() <= 40 && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            format!("`{ty}`")
+        }
+        _ => "another type".to_owned(),
+    }
 }
 
 /// Any error response the framework produced without a JSON body gets the envelope; its
@@ -401,4 +451,42 @@ fn add_cors_headers(resp: &mut Response, origin: &str) {
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("X-Request-Id, Retry-After"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn parser_messages_lose_the_values_they_quote() {
+        for (reason, said) in [
+            (
+                r#"Expected input type "LoginRequest", found ["a","secret-pw"]."#,
+                "expected `LoginRequest`",
+            ),
+            (
+                r#"failed to parse "integer_int64": invalid digit in "secret-pw" (occurred while parsing "Page")"#,
+                "expected an integer",
+            ),
+            (
+                r#"Type "string" expects an input value."#,
+                "a string is required",
+            ),
+            (
+                "expected value at line 1 column 13",
+                "expected value at line 1 column 13",
+            ),
+            (
+                "verification failed. maxLength(255)",
+                "verification failed. maxLength(255)",
+            ),
+            ("unknown field `secret-pw`", "could not be parsed"),
+            (
+                "invalid value \"secretpw\" at line 1 column 2",
+                "could not be parsed",
+            ),
+        ] {
+            assert_eq!(without_values(reason), said, "{reason}");
+        }
+    }
 }

@@ -399,8 +399,9 @@ fn corpus() -> Vec<Case> {
         ("empty", String::new(), 400),
         ("256 characters", "k".repeat(256), 400),
         ("4 KiB", "k".repeat(4096), 400),
-        ("spaces only", "   ".into(), 0),
-        ("quotes and commas", "\"a\", b".into(), 201),
+        ("spaces only", "   ".into(), 400),
+        ("with a space", "\"a\", b".into(), 400),
+        ("quotes and commas", "\"a\",b".into(), 201),
     ] {
         let c = case(
             format!("POST /tasks: Idempotency-Key {what}"),

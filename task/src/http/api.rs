@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use platform::{
     ApiError, Errors, FieldError,
+    header::SentHeader,
     health::HealthResponse,
     json::Json as SerdeJson,
     status::{
@@ -15,7 +16,7 @@ use platform::{
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, OpenApi, Tags,
-    param::{Header, Path, Query},
+    param::{Path, Query},
     payload::Json,
     types::ToJSON,
 };
@@ -101,20 +102,23 @@ impl TaskApi {
         state: Data<&Arc<State>>,
         caller: Caller,
         body: Json<CreateTaskRequest>,
-        /// 1–255 characters naming this request, so that it can be retried safely: the
-        /// same key with another body is 422, and while the first request with the key is
-        /// still being processed a duplicate is 409. Keys are per user.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        idempotency_key: Header<Option<String>>,
+        /// 1–255 visible ASCII characters naming this request, so that it can be retried
+        /// safely: the same key with another body is 422, and while the first request with
+        /// the key is still being processed a duplicate is 409. Keys are per user. Any
+        /// other value (non-ASCII bytes included) is 400, never ignored.
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
+        )]
+        idempotency_key: SentHeader,
     ) -> Result<TaskCreated, { BEARER | JSON_BODY | CONFLICT | UNPROCESSABLE }> {
-        let key = idempotency_key
-            .0
-            .map(|k| {
-                IdempotencyKey::parse(&k).map_err(|reason| {
-                    ApiError::validation(vec![FieldError::new("Idempotency-Key", reason)])
-                })
-            })
-            .transpose()?;
+        let key = match idempotency_key {
+            SentHeader::Absent => None,
+            SentHeader::Unreadable => Some(Err(IdempotencyKey::RULE)),
+            SentHeader::Text(k) => Some(IdempotencyKey::parse(&k)),
+        }
+        .transpose()
+        .map_err(|reason| ApiError::validation(vec![FieldError::new("Idempotency-Key", reason)]))?;
         // The request as understood, serialised canonically (keys sorted): what a retry
         // must repeat.
         let request = body.0.to_json_string();
@@ -182,13 +186,14 @@ impl TaskApi {
         state: Data<&Arc<State>>,
         caller: Caller,
         id: Path<i64>,
-        /// ETags of versions the caller has: if one is current, 304 without a body.
+        /// ETags of versions the caller has: if one is current, 304 without a body. A value
+        /// that cannot be read (non-ASCII bytes) names no version.
         #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<String>>,
+        if_none_match: SentHeader,
     ) -> Result<TaskFound, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
         let task = state.get_task(caller.0, id.0).await?;
         let tag = etag::of(&task);
-        if etag::none_match_hits(&task, if_none_match.0.as_deref()) {
+        if etag::none_match_hits(&task, &if_none_match) {
             return Ok(TaskFound::NotModified(tag));
         }
         Ok(TaskFound::Ok(
@@ -205,13 +210,14 @@ impl TaskApi {
         caller: Caller,
         id: Path<i64>,
         body: Json<UpdateTaskRequest>,
-        /// Update only if the task is still at this version (its ETag); else 412.
+        /// Update only if the task is still at this version (its ETag); else 412. A value
+        /// that cannot be read (non-ASCII bytes) matches no version.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: SentHeader,
     ) -> Result<TaskUpdated, { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED }>
     {
         let patch = TaskPatch::try_from(body.0).map_err(ApiError::validation)?;
-        let expected = etag::if_match(id.0, if_match.0.as_deref());
+        let expected = etag::if_match(id.0, &if_match);
         let task = state.update_task(caller.0, id.0, patch, expected).await?;
         Ok(updated(task))
     }
@@ -223,12 +229,13 @@ impl TaskApi {
         state: Data<&Arc<State>>,
         caller: Caller,
         id: Path<i64>,
-        /// Delete only if the task is still at this version (its ETag); else 412.
+        /// Delete only if the task is still at this version (its ETag); else 412. A value
+        /// that cannot be read (non-ASCII bytes) matches no version.
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: SentHeader,
     ) -> Result<Json<Message>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED }>
     {
-        let expected = etag::if_match(id.0, if_match.0.as_deref());
+        let expected = etag::if_match(id.0, &if_match);
         state.delete_task(caller.0, id.0, expected).await?;
         Ok(Json(Message {
             message: "Task deleted successfully".into(),

@@ -1,6 +1,8 @@
 //! Entity tags: a task's version as a strong `ETag`, `"<id>-<version>"`, and the
 //! conditional request headers that name them.
 
+use platform::header::SentHeader;
+
 use crate::domain::{Expected, Task};
 
 pub fn of(task: &Task) -> String {
@@ -22,10 +24,16 @@ fn members(header: &str) -> Option<Vec<&str>> {
     )
 }
 
-/// `If-Match` for task `id`: the versions it admits, `None` when any will do (`*`). Strong
-/// comparison: weak tags, tags of other tasks and anything unreadable admit nothing.
-pub fn if_match(id: i64, header: Option<&str>) -> Option<Expected> {
-    let members = members(header?)?;
+/// `If-Match` for task `id`: the versions it admits, `None` when any will do (absent, or
+/// `*`). Strong comparison: weak tags, tags of other tasks and anything unreadable (down to
+/// the header's bytes) admit nothing.
+pub fn if_match(id: i64, header: &SentHeader) -> Option<Expected> {
+    let header = match header {
+        SentHeader::Absent => return None,
+        SentHeader::Unreadable => return Some(Expected(vec![])),
+        SentHeader::Text(h) => h,
+    };
+    let members = members(header)?;
     let versions = members
         .into_iter()
         .filter_map(|tag| {
@@ -37,8 +45,9 @@ pub fn if_match(id: i64, header: Option<&str>) -> Option<Expected> {
 }
 
 /// Whether `If-None-Match` names `task`'s current version (weak comparison, as for GET).
-pub fn none_match_hits(task: &Task, header: Option<&str>) -> bool {
-    let Some(header) = header else {
+/// An unreadable header names nothing.
+pub fn none_match_hits(task: &Task, header: &SentHeader) -> bool {
+    let SentHeader::Text(header) = header else {
         return false;
     };
     let current = of(task);
@@ -70,14 +79,19 @@ mod tests {
         }
     }
 
+    fn sent(h: &str) -> SentHeader {
+        SentHeader::Text(h.into())
+    }
+
     #[test]
     fn if_match_lists_and_star() {
-        assert_eq!(if_match(7, None), None);
-        assert_eq!(if_match(7, Some("*")), None);
+        assert_eq!(if_match(7, &SentHeader::Absent), None);
+        assert_eq!(if_match(7, &sent("*")), None);
         assert_eq!(
-            if_match(7, Some(r#""7-2", "7-3""#)),
+            if_match(7, &sent(r#""7-2", "7-3""#)),
             Some(Expected(vec![2, 3]))
         );
+        assert_eq!(if_match(7, &SentHeader::Unreadable), Some(Expected(vec![])));
         // Weak, foreign and garbage tags admit nothing.
         for h in [
             r#"W/"7-2""#,
@@ -88,7 +102,7 @@ mod tests {
             "",
             "*, x",
         ] {
-            assert_eq!(if_match(7, Some(h)), Some(Expected(vec![])), "{h}");
+            assert_eq!(if_match(7, &sent(h)), Some(Expected(vec![])), "{h}");
         }
     }
 
@@ -96,11 +110,12 @@ mod tests {
     fn if_none_match_uses_weak_comparison() {
         let t = task(7, 3);
         assert_eq!(of(&t), r#""7-3""#);
-        assert!(none_match_hits(&t, Some(r#""7-3""#)));
-        assert!(none_match_hits(&t, Some(r#"W/"7-3""#)));
-        assert!(none_match_hits(&t, Some(r#""1-1", "7-3""#)));
-        assert!(none_match_hits(&t, Some("*")));
-        assert!(!none_match_hits(&t, Some(r#""7-2""#)));
-        assert!(!none_match_hits(&t, None));
+        assert!(none_match_hits(&t, &sent(r#""7-3""#)));
+        assert!(none_match_hits(&t, &sent(r#"W/"7-3""#)));
+        assert!(none_match_hits(&t, &sent(r#""1-1", "7-3""#)));
+        assert!(none_match_hits(&t, &sent("*")));
+        assert!(!none_match_hits(&t, &sent(r#""7-2""#)));
+        assert!(!none_match_hits(&t, &SentHeader::Absent));
+        assert!(!none_match_hits(&t, &SentHeader::Unreadable));
     }
 }
