@@ -182,17 +182,7 @@ async fn up(settings: StackArgs, common: CommonConfig) -> anyhow::Result<()> {
         platform::config::DbSource::Url(u) => redact_password(u),
         platform::config::DbSource::Secret(id) => format!("secret {id}"),
     };
-    println!(
-        "\n  Task management API, local stack\n\
-         \n    API (load balancer)  {public}\
-         \n    Auth Swagger UI      {public}/auth/docs\
-         \n    Task Swagger UI      {public}/tasks/docs\
-         \n    OpenAPI specs        {public}/auth/openapi.json  {public}/tasks/openapi.json\
-         \n    auth service         {auth_url}\
-         \n    task service         {task_url}\
-         \n    database             {database}\
-         \n\n  Ctrl-C stops everything.\n"
-    );
+    println!("{}", banner(&public, &auth_url, &task_url, &database));
 
     let app = router::router(router::Upstreams {
         auth: auth_url,
@@ -274,6 +264,22 @@ fn dev_signing_key() -> anyhow::Result<String> {
     Ok(pem)
 }
 
+/// What `cargo run` prints once both services answer: where to start, and what runs where.
+fn banner(public: &str, auth_url: &str, task_url: &str, database: &str) -> String {
+    format!(
+        "\n  Task management API, local stack\n\
+         \n    API (load balancer)  {public}\
+         \n    Start here           {public}/docs  (how to get a token; both Swagger UIs)\
+         \n    Auth Swagger UI      {public}/auth/docs\
+         \n    Task Swagger UI      {public}/tasks/docs\
+         \n    OpenAPI specs        {public}/auth/openapi.json  {public}/tasks/openapi.json\
+         \n    auth service         {auth_url}\
+         \n    task service         {task_url}\
+         \n    database             {database}\
+         \n\n  Ctrl-C stops everything.\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -284,5 +290,20 @@ mod tests {
         );
         let sqlite = "sqlite://data/task-management.db?mode=rwc";
         assert_eq!(super::redact_password(sqlite), sqlite);
+    }
+
+    #[test]
+    fn the_banner_names_the_starting_page_first() {
+        let text = super::banner(
+            "http://127.0.0.1:3000",
+            "http://127.0.0.1:40001",
+            "http://127.0.0.1:40002",
+            "sqlite://data/task-management.db?mode=rwc",
+        );
+        let start = text
+            .find("http://127.0.0.1:3000/docs ")
+            .expect("the banner lists /docs");
+        let swagger = text.find("/auth/docs").expect("and the Swagger UIs");
+        assert!(start < swagger, "{text}");
     }
 }

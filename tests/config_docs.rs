@@ -28,6 +28,11 @@ fn help_vars(bin: &str, args: &[&str]) -> BTreeSet<String> {
 
 /// The variables named in backticks in the rows of the table under `heading` in `doc`.
 fn table_vars(doc: &str, heading: &str) -> BTreeSet<String> {
+    table_rows(doc, heading).into_iter().collect()
+}
+
+/// The same, one entry per naming: a variable in two rows appears twice.
+fn table_rows(doc: &str, heading: &str) -> Vec<String> {
     let section = doc
         .split(heading)
         .nth(1)
@@ -86,7 +91,7 @@ fn the_readme_and_the_reference_list_exactly_what_the_binaries_read() {
     assert!(declared.is_subset(&read), "{declared:?} vs {read:?}");
 
     let readme = include_str!("../README.md");
-    let documented = table_vars(readme, "## Configuration");
+    let documented = table_vars(readme, "## Configure");
     assert_eq!(documented, read, "README's configuration table vs --help");
 
     let reference = include_str!("../docs/API.md");
@@ -96,4 +101,26 @@ fn the_readme_and_the_reference_list_exactly_what_the_binaries_read() {
         missing.is_empty(),
         "docs/API.md's configuration table lacks {missing:?}"
     );
+}
+
+#[test]
+fn each_setting_has_one_row() {
+    for (doc, text, heading) in [
+        ("README.md", include_str!("../README.md"), "## Configure"),
+        (
+            "docs/API.md",
+            include_str!("../docs/API.md"),
+            "## Configuration",
+        ),
+    ] {
+        let mut seen = BTreeSet::new();
+        let twice: Vec<String> = table_rows(text, heading)
+            .into_iter()
+            .filter(|v| !seen.insert(v.clone()))
+            .collect();
+        assert!(
+            twice.is_empty(),
+            "{doc}'s configuration table has more than one row for {twice:?}"
+        );
+    }
 }

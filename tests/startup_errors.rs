@@ -116,7 +116,7 @@ fn a_port_in_use_is_named() {
 }
 
 #[test]
-#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 fn a_database_that_does_not_exist_is_named() {
     let admin = testkit::db::postgres_admin_url().expect("TEST_DATABASE_URL");
     let url = testkit::db::replace_db_name(&admin, "no_such_database_tm");

@@ -288,7 +288,7 @@ async fn health_ready_docs_and_spec() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "PostgreSQL only (drops the database under the service): set TEST_DATABASE_URL and pass --run-ignored all"]
+#[ignore = "PostgreSQL only (drops the database under the service): set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn ready_is_503_when_the_database_goes_away() {
     let s = TestAuth::start(testkit::db::Backend::Postgres).await;
     let name = s.db.name.clone().unwrap();

@@ -18,7 +18,7 @@ async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn two_instances_starting_together_on_postgres_both_come_up() {
     let db = TestDb::new(Backend::Postgres).await;
     let key = auth::app::signing_keys::generate_pem();
@@ -128,7 +128,7 @@ async fn signing_key_and_database_from_secrets_manager() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn database_credentials_rotate_without_a_restart() {
     let moto = Moto::start();
     let db = TestDb::new(Backend::Postgres).await;

@@ -98,7 +98,7 @@ async fn parked_connections_never_starve_the_pool() {
 /// An operation's connection is parked, not given back to sqlx's pool (which would test it
 /// with a round trip), and the next operation reuses that same session.
 #[tokio::test]
-#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn consecutive_operations_reuse_the_parked_session() {
     let b = Backend::Postgres;
     let test_db = TestDb::new(b).await;
@@ -117,7 +117,7 @@ async fn consecutive_operations_reuse_the_parked_session() {
 /// A request cancelled in the middle of a statement leaves its connection mid-protocol:
 /// it must not be parked, and the next operation gets its own answer.
 #[tokio::test]
-#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn a_cancelled_statement_leaves_nothing_behind() {
     let b = Backend::Postgres;
     let test_db = TestDb::new(b).await;

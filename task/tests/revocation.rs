@@ -316,7 +316,7 @@ async fn run_case(
 /// that every request under load succeeds either way. One second per case by default;
 /// `MEASURE_SECS=10` for a measurement worth quoting.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "a load measurement; runs with --run-ignored all (MEASURE_SECS sets its length)"]
+#[ignore = "a load measurement (MEASURE_SECS sets its length): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn measure_revocation_cost() {
     let secs: u64 = std::env::var("MEASURE_SECS")
         .ok()

@@ -1,7 +1,11 @@
 //! One database per test: a temporary SQLite file always, and a freshly created PostgreSQL
 //! database when `TEST_DATABASE_URL` points at a server.
+//!
+//! The database `TEST_DATABASE_URL` names need not exist: it is where the tests connect to
+//! create theirs, and the first test to find it missing creates it (through the server's
+//! `postgres` maintenance database), so any server the user may create databases on will do.
 
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbErr, sqlx};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -48,9 +52,7 @@ impl TestDb {
             Backend::Postgres => {
                 let admin = postgres_admin_url().expect("TEST_DATABASE_URL");
                 let name = format!("tm_test_{}", uuid::Uuid::new_v4().simple());
-                let conn = Database::connect(&admin)
-                    .await
-                    .expect("connect TEST_DATABASE_URL");
+                let conn = connect_admin(&admin).await;
                 conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
                     .expect("create test database");
@@ -74,7 +76,7 @@ impl TestDb {
     /// Runs SQL against the server's maintenance database (PostgreSQL only).
     pub async fn admin(&self, sql: &str) {
         let admin = postgres_admin_url().expect("TEST_DATABASE_URL");
-        let conn = Database::connect(&admin).await.expect("connect admin");
+        let conn = connect_admin(&admin).await;
         conn.execute_unprepared(sql).await.expect("admin SQL");
         let _ = conn.close().await;
     }
@@ -106,6 +108,83 @@ impl Drop for TestDb {
     }
 }
 
+/// A connection to the database `url` names, created first if it does not exist yet.
+async fn connect_admin(url: &str) -> DatabaseConnection {
+    let failed = |e: DbErr| -> ! {
+        panic!(
+            "cannot connect to TEST_DATABASE_URL ({}): {e}",
+            platform::redact::mask_credentials(url)
+        )
+    };
+    match Database::connect(url).await {
+        Ok(conn) => conn,
+        // invalid_catalog_name: the server is there, the database is not (yet).
+        Err(e) if sqlstate(&e).as_deref() == Some("3D000") => {
+            create_database(url).await;
+            Database::connect(url).await.unwrap_or_else(|e| failed(e))
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// Creates the database `url` names, from the server's maintenance database. Test processes
+/// start together, so another may create it first: that is success too.
+async fn create_database(url: &str) {
+    let name =
+        database_name(url).unwrap_or_else(|| panic!("TEST_DATABASE_URL names no database: {url}"));
+    let mut last = None;
+    for maintenance in ["postgres", "template1"] {
+        let conn = match Database::connect(replace_db_name(url, maintenance)).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                last = Some(e);
+                continue;
+            }
+        };
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let created = conn
+            .execute_unprepared(&format!("CREATE DATABASE {quoted}"))
+            .await;
+        let _ = conn.close().await;
+        match created {
+            // duplicate_database, or the catalog's unique index when both ran at once.
+            Err(e) if !matches!(sqlstate(&e).as_deref(), Some("42P04" | "23505")) => panic!(
+                "TEST_DATABASE_URL's database {name} does not exist and creating it failed \
+                 (the role needs CREATEDB): {e}"
+            ),
+            _ => return,
+        }
+    }
+    panic!(
+        "TEST_DATABASE_URL's database {name} does not exist, and neither the postgres nor the \
+         template1 database of that server accepts a connection to create it: {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    );
+}
+
+fn sqlstate(e: &DbErr) -> Option<String> {
+    let (DbErr::Conn(sea_orm::RuntimeErr::SqlxError(s))
+    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s))
+    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(s))) = e
+    else {
+        return None;
+    };
+    match s.as_ref() {
+        sqlx::Error::Database(d) => d.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// The database a `postgres://…/name?…` URL names.
+fn database_name(url: &str) -> Option<&str> {
+    let base = url.split_once('?').map_or(url, |(b, _)| b);
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let path = &base[after_scheme..];
+    path.find('/')
+        .map(|i| &path[i + 1..])
+        .filter(|n| !n.is_empty())
+}
+
 /// `postgres://u@h:5432/test?x` with the database `name` instead.
 pub fn replace_db_name(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -120,5 +199,48 @@ pub fn replace_db_name(url: &str, name: &str) -> String {
     match query {
         Some(q) => format!("{base}/{name}?{q}"),
         None => format!("{base}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_read_from_urls() {
+        assert_eq!(
+            database_name("postgres://u@h:5432/fresh?sslmode=disable"),
+            Some("fresh")
+        );
+        assert_eq!(database_name("postgres://u@h/fresh"), Some("fresh"));
+        assert_eq!(database_name("postgres://u@h:5432/"), None);
+        assert_eq!(database_name("postgres://u@h:5432"), None);
+    }
+
+    /// Test processes start together: each finds the database missing and tries to create
+    /// it; every one must end up connected.
+    #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
+    async fn a_missing_database_is_created_once_by_racing_connections() {
+        let server = postgres_admin_url().expect("TEST_DATABASE_URL");
+        let name = format!("tm_fresh_{}", uuid::Uuid::new_v4().simple());
+        let url = replace_db_name(&server, &name);
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    let conn = connect_admin(&url).await;
+                    conn.execute_unprepared("SELECT 1").await.map(|_| ())
+                })
+            })
+            .collect();
+        for racer in racers {
+            racer.await.expect("no panic").expect("connected");
+        }
+        let admin = connect_admin(&server).await;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await
+            .expect("drop the created database");
     }
 }

@@ -6,7 +6,8 @@ use platform::{
     input::{Field, Invalid, Required, Text, TextRules},
     jwt::Claims,
 };
-use poem_openapi::{Object, registry::MetaSchema};
+use poem_openapi::{Object, registry::MetaSchema, types::Example};
+use serde_json::Value;
 
 use crate::{
     app::tokens::Issued,
@@ -15,6 +16,10 @@ use crate::{
     },
 };
 
+// The request examples sit on the fields' rules (below) and are one account's (`alice`,
+// `correct-horse-battery`), so that Swagger UI's pre-filled bodies work when sent as they
+// are: register, log in, change the password (to the same one), delete. Field-level,
+// because poem-openapi's object example leaves out write-only fields.
 /// A new account.
 #[derive(Object, Debug)]
 pub struct RegisterRequest {
@@ -94,6 +99,7 @@ impl TryFrom<LoginRequest> for Credentials {
 }
 
 #[derive(Object)]
+#[oai(example)]
 pub struct RegisteredUser {
     pub id: i64,
     pub username: String,
@@ -113,19 +119,60 @@ impl From<User> for RegisteredUser {
 }
 
 #[derive(Object)]
+#[oai(example)]
 pub struct RegisterResponse {
     pub message: String,
     pub user: RegisteredUser,
 }
 
+/// What the examples show: the account of the request examples, registered once.
+const EXAMPLE_ID: i64 = 1;
+const EXAMPLE_USERNAME: &str = "alice";
+const EXAMPLE_EMAIL: &str = "alice@example.com";
+const EXAMPLE_PASSWORD: &str = "correct-horse-battery";
+/// 2026-01-15T09:30:00Z.
+const EXAMPLE_CREATED_AT: i64 = 1_768_469_400;
+
+impl Example for RegisteredUser {
+    fn example() -> Self {
+        Self {
+            id: EXAMPLE_ID,
+            username: EXAMPLE_USERNAME.into(),
+            email: EXAMPLE_EMAIL.into(),
+            created_at: DateTime::from_timestamp(EXAMPLE_CREATED_AT, 0).unwrap_or_default(),
+        }
+    }
+}
+
+impl Example for RegisterResponse {
+    fn example() -> Self {
+        Self {
+            message: "User registered successfully".into(),
+            user: RegisteredUser::example(),
+        }
+    }
+}
+
 #[derive(Object)]
+#[oai(example)]
 pub struct LoginUser {
     pub id: i64,
     pub username: String,
     pub email: String,
 }
 
+impl Example for LoginUser {
+    fn example() -> Self {
+        Self {
+            id: EXAMPLE_ID,
+            username: EXAMPLE_USERNAME.into(),
+            email: EXAMPLE_EMAIL.into(),
+        }
+    }
+}
+
 #[derive(Object)]
+#[oai(example)]
 pub struct LoginResponse {
     pub message: String,
     /// The access token: an EdDSA-signed JWT. Send it as `Authorization: Bearer <token>`.
@@ -135,6 +182,18 @@ pub struct LoginResponse {
     /// Seconds until the token expires.
     pub expires_in: u64,
     pub user: LoginUser,
+}
+
+impl Example for LoginResponse {
+    fn example() -> Self {
+        Self {
+            message: "Login successful".into(),
+            token: "eyJhbGciOiJFZERTQSIsImtpZCI6IjNmMmE5YyIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwidXNlcl9pZCI6MX0.c2lnbmF0dXJl".into(),
+            token_type: "Bearer".into(),
+            expires_in: 3600,
+            user: LoginUser::example(),
+        }
+    }
 }
 
 impl LoginResponse {
@@ -154,6 +213,7 @@ impl LoginResponse {
 }
 
 #[derive(Object)]
+#[oai(example)]
 pub struct TokenUser {
     pub user_id: i64,
     pub username: String,
@@ -172,11 +232,32 @@ impl From<Claims> for TokenUser {
     }
 }
 
+impl Example for TokenUser {
+    fn example() -> Self {
+        Self {
+            user_id: EXAMPLE_ID,
+            username: EXAMPLE_USERNAME.into(),
+            email: EXAMPLE_EMAIL.into(),
+            role: User::ROLE.into(),
+        }
+    }
+}
+
 #[derive(Object)]
+#[oai(example)]
 pub struct ValidateResponse {
     /// Always `true`: an invalid token is answered with 401.
     pub valid: bool,
     pub user: TokenUser,
+}
+
+impl Example for ValidateResponse {
+    fn example() -> Self {
+        Self {
+            valid: true,
+            user: TokenUser::example(),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -189,6 +270,7 @@ pub struct ReadyResponse {
 
 /// The caller's account.
 #[derive(Object)]
+#[oai(example)]
 pub struct AccountUser {
     pub id: i64,
     pub username: String,
@@ -198,9 +280,30 @@ pub struct AccountUser {
     pub created_at: DateTime<Utc>,
 }
 
+impl Example for AccountUser {
+    fn example() -> Self {
+        Self {
+            id: EXAMPLE_ID,
+            username: EXAMPLE_USERNAME.into(),
+            email: EXAMPLE_EMAIL.into(),
+            role: User::ROLE.into(),
+            created_at: DateTime::from_timestamp(EXAMPLE_CREATED_AT, 0).unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Object)]
+#[oai(example)]
 pub struct MeResponse {
     pub user: AccountUser,
+}
+
+impl Example for MeResponse {
+    fn example() -> Self {
+        Self {
+            user: AccountUser::example(),
+        }
+    }
 }
 
 impl From<User> for MeResponse {
@@ -287,6 +390,7 @@ impl TextRules for UsernameRules {
             min_length: Some(3),
             max_length: Some(50),
             pattern: Some("^[A-Za-z0-9_.-]{3,50}$".into()),
+            example: Some(Value::from(EXAMPLE_USERNAME)),
             ..MetaSchema::new("string")
         }
     }
@@ -310,6 +414,7 @@ impl TextRules for EmailRules {
         MetaSchema {
             max_length: Some(100),
             pattern: Some(EMAIL.into()),
+            example: Some(Value::from(EXAMPLE_EMAIL)),
             ..MetaSchema::new("string")
         }
     }
@@ -333,6 +438,7 @@ impl TextRules for PasswordRules {
             min_length: Some(8),
             max_length: Some(72),
             pattern: Some(NO_NUL.into()),
+            example: Some(Value::from(EXAMPLE_PASSWORD)),
             ..MetaSchema::new("string")
         }
     }
@@ -351,6 +457,7 @@ impl TextRules for LoginPasswordRules {
             min_length: Some(1),
             max_length: Some(72),
             pattern: Some(NO_NUL.into()),
+            example: Some(Value::from(EXAMPLE_PASSWORD)),
             ..MetaSchema::new("string")
         }
     }

@@ -8,8 +8,10 @@ use platform::{
 use poem_openapi::{
     Enum, Object,
     registry::{MetaSchema, MetaSchemaRef},
+    types::Example,
 };
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::domain::{self, Description, NewTask, Task as DomainTask, TaskPatch, TaskTitle};
 
@@ -77,6 +79,7 @@ impl From<domain::Priority> for Priority {
 // (the timestamps as poem-openapi writes them; the tests below check it).
 /// A task.
 #[derive(Object, Debug, Clone, PartialEq, Serialize)]
+#[oai(example)]
 pub struct Task {
     pub id: i64,
     /// The owner.
@@ -95,6 +98,33 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "platform::json::rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+// The examples: what the request examples (on the fields' rules below) create when sent
+// as Swagger UI pre-fills them (its enum default is the first value: `pending`, `low`).
+const EXAMPLE_TITLE: &str = "Write the report";
+const EXAMPLE_DESCRIPTION: &str = "Quarterly figures for the board, with the charts.";
+const EXAMPLE_DUE_DATE: &str = "2030-01-31T17:00:00Z";
+/// 2030-01-31T17:00:00Z.
+const EXAMPLE_DUE: i64 = 1_896_109_200;
+/// 2026-01-15T09:30:00Z.
+const EXAMPLE_CREATED: i64 = 1_768_469_400;
+
+impl Example for Task {
+    fn example() -> Self {
+        let at = |secs| DateTime::from_timestamp(secs, 0).unwrap_or_default();
+        Self {
+            id: 1,
+            user_id: 1,
+            title: EXAMPLE_TITLE.into(),
+            description: Some(EXAMPLE_DESCRIPTION.into()),
+            status: Status::Pending,
+            priority: Priority::Low,
+            due_date: Some(at(EXAMPLE_DUE)),
+            created_at: at(EXAMPLE_CREATED),
+            updated_at: at(EXAMPLE_CREATED),
+        }
+    }
 }
 
 impl From<DomainTask> for Task {
@@ -241,6 +271,7 @@ impl TextRules for TitleRules {
             min_length: Some(1),
             max_length: Some(200),
             pattern: Some(format!(r"^[^\u0000]*{NOT_BLANK}[^\u0000]*$")),
+            example: Some(Value::from(EXAMPLE_TITLE)),
             ..MetaSchema::new("string")
         }
     }
@@ -256,6 +287,7 @@ impl TextRules for DescriptionRules {
         MetaSchema {
             max_length: Some(10_000),
             pattern: Some(r"^[^\u0000]*$".into()),
+            example: Some(Value::from(EXAMPLE_DESCRIPTION)),
             ..MetaSchema::new("string")
         }
     }
@@ -296,6 +328,7 @@ impl TextRules for DueDateRules {
                     ..MetaSchema::new("string")
                 }),
             ],
+            example: Some(Value::from(EXAMPLE_DUE_DATE)),
             ..MetaSchema::new("string")
         }
     }
@@ -316,9 +349,19 @@ fn settable<T>(
 }
 
 #[derive(Object, Serialize)]
+#[oai(example)]
 pub struct TaskWithMessage {
     pub message: String,
     pub task: Task,
+}
+
+impl Example for TaskWithMessage {
+    fn example() -> Self {
+        Self {
+            message: "Task created successfully".into(),
+            task: Task::example(),
+        }
+    }
 }
 
 #[derive(Object, Serialize)]
@@ -327,6 +370,7 @@ pub struct TaskBody {
 }
 
 #[derive(Object, Serialize)]
+#[oai(example)]
 pub struct TaskList {
     /// This page, newest first.
     pub tasks: Vec<Task>,
@@ -334,6 +378,16 @@ pub struct TaskList {
     pub count: u64,
     /// All tasks matching the filters.
     pub total: u64,
+}
+
+impl Example for TaskList {
+    fn example() -> Self {
+        Self {
+            tasks: vec![Task::example()],
+            count: 1,
+            total: 1,
+        }
+    }
 }
 
 #[derive(Object)]
