@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, on a fresh Debian machine (run as root):
-# cargo-nextest, rustfmt/clippy, moto_server (a real Secrets Manager emulator), Chromium and
-# playwright-core for the browser test, the CDK app's node modules. Idempotent: skips what is already there.
+# cargo-nextest, cargo-deny, rustfmt/clippy, moto_server (a real Secrets Manager emulator),
+# Chromium and playwright-core for the browser test, the CDK app's node modules. Idempotent:
+# skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+cargo deny --version >/dev/null 2>&1 || cargo install cargo-deny --locked
 
 if ! command -v moto_server >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
@@ -29,4 +31,4 @@ npm ci --prefix tests/browser --no-audit --no-fund --silent
 # The CDK app (aws-cdk-lib, the aws-cdk CLI, cdk-nag, jest): .ci/cdk.sh and tests/cdk_matches_copilot.rs.
 npm ci --prefix cdk --no-audit --no-fund --silent
 
-echo "setup: $(cargo nextest --version | head -1); moto $(python3 -c 'import moto; print(moto.__version__)'); $(chromium --version); node $(node --version)"
+echo "setup: $(cargo nextest --version | head -1); $(cargo deny --version); moto $(python3 -c 'import moto; print(moto.__version__)'); $(chromium --version); node $(node --version)"

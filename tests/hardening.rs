@@ -15,27 +15,13 @@ use serde_json::{Value, json};
 use testkit::{
     db::{Backend, TestDb},
     process::{ServiceProcess, env, workspace_binary},
+    raw::closed_after,
 };
 
 async fn start_auth(db: &TestDb, extra: &[(&str, &str)]) -> ServiceProcess {
     let mut vars = env(&[("DATABASE_URL", &db.url), ("BCRYPT_COST", "4")]);
     vars.extend(env(extra));
     ServiceProcess::start(&workspace_binary("auth"), &vars, "/auth/health").await
-}
-
-/// Sends `bytes`, then reads until the server closes; panics if it has not within `bound`
-/// (the header timeout is 10 s; the bound only keeps a regression from hanging the run).
-fn closed_after(port: u16, bytes: &[u8], bound: Duration) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(bound)).expect("read timeout");
-    s.write_all(bytes).expect("write");
-    let mut out = Vec::new();
-    match s.read_to_end(&mut out) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
-        Err(e) => panic!("connection still open after {bound:?} ({e}); got {out:?}"),
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

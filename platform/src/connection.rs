@@ -50,12 +50,17 @@ impl Default for Limits {
     }
 }
 
-/// Where the server is in its life; connections and body reads watch it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where the server is in its life; connections and body reads watch it. (Ordered: each
+/// stage follows the one before.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
     Serving,
-    /// Shutdown began: finish the request in progress, take no new one.
+    /// Shutdown began: no new connections; a request that arrives on an open one is still
+    /// served, its response says `Connection: close`, and the connection then closes.
     Draining,
+    /// The drain window is over: idle connections close, a body still arriving is cut off
+    /// (503), a request in its handler finishes.
+    Stopping,
     /// The shutdown grace is over: drop whatever is left.
     Closing,
 }

@@ -29,5 +29,6 @@ pub mod sessions;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;
+pub mod wire_errors;
 
 pub use error::{ApiError, ErrorBody, Errors, FieldError, status};

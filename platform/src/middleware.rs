@@ -219,8 +219,8 @@ fn request_id(req: &Request) -> String {
 const DRAIN_LIMIT: u64 = 1024 * 1024;
 
 /// Reads the body under the size limit and, when served by [`crate::server`], under the
-/// body read timeout; a body still arriving when shutdown begins is cut off, so a stalled
-/// upload cannot hold the process for the whole grace.
+/// body read timeout; a body still arriving when shutdown's drain window ends is cut off, so
+/// a stalled upload cannot hold the process for the whole grace.
 async fn limit_body(req: &mut Request, limit: usize) -> Result<(), Response> {
     let Some(ctx) = req.extensions().get::<RequestContext>().cloned() else {
         return read_body(req, limit)
@@ -243,7 +243,7 @@ async fn limit_body(req: &mut Request, limit: usize) -> Result<(), Response> {
                 "The request body was not received in time",
             )),
         },
-        _ = stage.wait_for(|s| *s != Stage::Serving) => Err(closing(
+        _ = stage.wait_for(|s| *s >= Stage::Stopping) => Err(closing(
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is shutting down",
         )),

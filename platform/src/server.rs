@@ -1,7 +1,8 @@
 //! The server's lifecycle: bind, accept (at most [`Limits::max_connections`] at once; at the
 //! cap the oldest connection yet to send a request is shed for a new one), serve
 //! HTTP/1.1 under read deadlines, and on SIGTERM/SIGINT stop accepting, let in-flight requests
-//! finish (bounded), then hand back so the caller can close the pool.
+//! finish and answer what still arrives on open connections for a short drain window (with
+//! `Connection: close`), then hand back so the caller can close the pool.
 //!
 //! poem's own `Server` offers no header or body read timeout, and its graceful shutdown
 //! waits the whole grace for a client that stopped sending; so connections are served with
@@ -22,7 +23,7 @@ use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::rt::TokioIo;
 use poem::{
     Addr, Endpoint, EndpointExt, Route,
-    http::uri::Scheme,
+    http::{HeaderValue, header, uri::Scheme},
     web::{LocalAddr, RemoteAddr},
 };
 use poem_openapi::{OpenApi, OpenApiService};
@@ -36,6 +37,7 @@ use crate::{
     config::CommonConfig,
     connection::{Clock, DeadlineIo},
     methods, middleware,
+    wire_errors::{self, EnvelopeIo},
 };
 
 pub async fn bind(port: u16) -> io::Result<TcpListener> {
@@ -45,8 +47,13 @@ pub async fn bind(port: u16) -> io::Result<TcpListener> {
 /// How to serve: the shutdown grace, connection limits, and the proxies in front.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// How long in-flight requests may take after the shutdown signal.
+    /// How long in-flight requests may take after the shutdown signal (the drain window
+    /// included).
     pub grace: Duration,
+    /// After the shutdown signal, how long open keep-alive connections are still served: a
+    /// request arriving meanwhile is answered with `Connection: close`; idle connections are
+    /// closed when it ends. See [`DRAIN_WINDOW`].
+    pub drain: Duration,
     pub limits: Limits,
     /// See [`crate::client_addr`].
     pub trusted_proxy_hops: usize,
@@ -57,6 +64,7 @@ impl From<Duration> for ServeOptions {
     fn from(grace: Duration) -> Self {
         Self {
             grace,
+            drain: DRAIN_WINDOW.min(grace),
             limits: Limits::default(),
             trusted_proxy_hops: 0,
         }
@@ -67,17 +75,32 @@ impl From<&CommonConfig> for ServeOptions {
     fn from(cfg: &CommonConfig) -> Self {
         Self {
             grace: cfg.shutdown_timeout,
+            drain: DRAIN_WINDOW.min(cfg.shutdown_timeout),
             limits: Limits::default(),
             trusted_proxy_hops: cfg.trusted_proxy_hops,
         }
     }
 }
 
+/// How long open connections are still served after SIGTERM. A pooled keep-alive client picks
+/// a connection and sends on it without knowing the server is stopping; closing an idle one
+/// at once races that request, which is then lost. For this window every response says
+/// `Connection: close`, so each connection in use closes cleanly after one more exchange and
+/// its client opens a new one (to another instance); a connection nobody used in the window
+/// is closed at its end. 5 s: a busy client reuses its connections within milliseconds, and
+/// the window plus the in-flight requests after it (bounded by the database deadline) stays
+/// well inside `SHUTDOWN_TIMEOUT_SECS` (20 s) and ECS's stop timeout (30 s) before SIGKILL;
+/// behind the load balancer, whose 30 s deregistration delay ends before ECS signals the
+/// task, nothing arrives in it anyway.
+pub const DRAIN_WINDOW: Duration = Duration::from_secs(5);
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains for at most the grace.
 ///
-/// On shutdown: the listener closes; idle and half-sent connections close at once; a request
-/// still receiving its body is answered 503 (the middleware watches [`Stage`]); a request in
-/// its handler finishes, its connection then closes. What is left after the grace is dropped.
+/// On shutdown: the listener closes. For the drain window ([`ServeOptions::drain`]) open
+/// connections are still served, each response with `Connection: close`; after it, idle and
+/// half-sent connections close, a request still receiving its body is answered 503 (the
+/// middleware watches [`Stage`]), and a request in its handler finishes, its connection then
+/// closes. What is left after the grace is dropped. Returns as soon as no connection is left.
 pub async fn serve<E>(
     listener: TcpListener,
     app: E,
@@ -155,10 +178,17 @@ where
         // Every connection holds a slot until it ends.
         let _ = slots.acquire_many(max as u32).await;
     };
-    if tokio::time::timeout(options.grace, all_closed())
-        .await
-        .is_err()
-    {
+    let started = tokio::time::Instant::now();
+    let drain = options.drain.min(options.grace);
+    if tokio::time::timeout(drain, all_closed()).await.is_err() {
+        tracing::info!(
+            open = max - slots.available_permits(),
+            "drain window over: closing idle connections"
+        );
+        let _ = stage_tx.send(Stage::Stopping);
+    }
+    let rest = options.grace.saturating_sub(started.elapsed());
+    if tokio::time::timeout(rest, all_closed()).await.is_err() {
         tracing::warn!("shutdown grace over: dropping the connections left");
         let _ = stage_tx.send(Stage::Closing);
         let _ = tokio::time::timeout(Duration::from_secs(1), all_closed()).await;
@@ -216,26 +246,39 @@ impl<E: Endpoint + 'static> Connection<E> {
             let clock = clock.clone();
             move |mut req: hyper::Request<Incoming>| {
                 clock.busy();
+                let stage = context.stage.clone();
                 req.extensions_mut().insert(context.clone());
                 let req = poem::Request::from((req, local.clone(), remote.clone(), Scheme::HTTP));
                 let (app, clock) = (app.clone(), clock.clone());
                 async move {
-                    let resp = app.get_response(req).await;
+                    let mut resp = app.get_response(req).await;
+                    // Shutting down: this exchange is the connection's last (hyper closes it
+                    // after a response that says so), and the client knows it.
+                    if *stage.borrow() != Stage::Serving {
+                        resp.headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    }
                     clock.waiting();
                     Ok::<_, Infallible>(hyper::Response::from(resp))
                 }
             }
         });
+        let io = EnvelopeIo::new(DeadlineIo::new(socket, clock));
         let conn = http1::Builder::new()
             .keep_alive(true)
             // The deadlines live in `DeadlineIo`, which tells head from idle wait.
             .header_read_timeout(None)
-            .serve_connection(TokioIo::new(DeadlineIo::new(socket, clock)), service);
+            // (hyper's default field limit, 100, is `wire_errors::MAX_HEADERS`; setting it
+            // would move the header array to the heap.)
+            .max_header_size(wire_errors::MAX_HEAD_BYTES)
+            // One flat write buffer, handed over whole: what `EnvelopeIo` relies on.
+            .writev(false)
+            .serve_connection(TokioIo::new(io), service);
         tokio::pin!(conn);
 
         tokio::select! {
             _ = conn.as_mut() => return,
-            _ = stage.wait_for(|s| *s != Stage::Serving) => {}
+            _ = stage.wait_for(|s| *s >= Stage::Stopping) => {}
         }
         // Closes an idle connection now, a busy one after its response.
         conn.as_mut().graceful_shutdown();

@@ -124,6 +124,7 @@ impl Running {
 fn options(limits: Limits) -> ServeOptions {
     ServeOptions {
         grace: Duration::from_secs(60),
+        drain: Duration::ZERO,
         limits,
         trusted_proxy_hops: 0,
     }

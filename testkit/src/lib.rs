@@ -8,6 +8,7 @@ pub mod inproc;
 pub mod json;
 pub mod moto;
 pub mod process;
+pub mod raw;
 
 use std::net::TcpListener;
 
