@@ -102,7 +102,7 @@ fn assert_deadline_503(status: u16, retry_after: Option<String>, body: &Value, t
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn a_table_lock_past_the_deadline_is_503_then_200_as_soon_as_it_is_released() {
     let db = TestDb::new(Backend::Postgres).await;
     let log = tempfile::NamedTempFile::new().unwrap();

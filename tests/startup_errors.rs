@@ -133,7 +133,7 @@ fn a_database_that_does_not_exist_is_named() {
 /// the server's reason must not be lost to "pool timed out". A role of its own with no
 /// slots at all stands in for a full server (the real server's slots are shared).
 #[test]
-#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and pass --run-ignored all"]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 fn a_role_out_of_connection_slots_names_the_servers_reason() {
     let admin = testkit::db::postgres_admin_url().expect("TEST_DATABASE_URL");
     let role = format!("tm_no_slots_{}", std::process::id());
