@@ -19,7 +19,8 @@ fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
-cargo deny --version >/dev/null 2>&1 || cargo install cargo-deny --locked
+# Pinned: .ci/deny.sh lays the advisory snapshot where this version looks for it.
+cargo deny --version 2>/dev/null | grep -q "^cargo-deny 0\.20\." || cargo install cargo-deny --locked --version "~0.20.2"
 
 if ! command -v moto_server >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
