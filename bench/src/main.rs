@@ -13,7 +13,8 @@
 //!    rate over 16 connections (a load balancer's traffic), and with `--musl` the host build's
 //!    task on `/tasks/health` for comparison;
 //! 6. measures RSS idle and under 256 connections, and start-up on a fresh SQLite file;
-//! 7. writes RESULTS.md and results.json to `--out` (default: `bench/`) and drops the database.
+//! 7. writes RESULTS.md and results.json to `--out` (default: `bench/`), with
+//!    bench/changes-tried.md (A/B measurements made by hand) at the end, and drops the database.
 
 mod http;
 mod limits;
@@ -990,6 +991,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .into_iter()
             .map(|(n, b)| binary_size(n, b))
             .collect::<anyhow::Result<_>>()?,
+        changes_tried: std::fs::read_to_string(workspace_dir().join("bench/changes-tried.md")).ok(),
     };
     results.judge();
     let md = results.markdown();

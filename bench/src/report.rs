@@ -130,6 +130,8 @@ pub struct Results {
     /// With `--musl`: the host build's task on `/tasks/health`.
     pub host_health: Option<HostHealth>,
     pub sizes: Vec<BinarySize>,
+    /// bench/changes-tried.md: A/B measurements made by hand, carried into every RESULTS.md.
+    pub changes_tried: Option<String>,
 }
 
 pub fn ms(us: u64) -> f64 {
@@ -677,6 +679,9 @@ impl Results {
              (auth ran the migrations, task found them applied): {}.",
             pg.join(", ")
         );
+        if let Some(changes) = &self.changes_tried {
+            let _ = writeln!(o, "\n{}", changes.trim_end());
+        }
         o
     }
 }
