@@ -5,16 +5,22 @@
 //! 2. creates a fresh PostgreSQL database `bench_<pid>`, starts auth and task on it as separate
 //!    processes (JSON logs at info, a key from `auth keygen`), stdout captured to files;
 //! 3. seeds users and tasks, registers and logs in the two benchmark users;
-//! 4. measures the limits: pgbench with the SQL each endpoint runs, bcrypt on all cores;
+//! 4. measures the limits: pgbench with the SQL each endpoint runs, in the form PostgreSQL
+//!    serves fastest (bound parameters as the service sends them, the same with a generic plan
+//!    forced, values inlined), and bcrypt on all cores;
 //! 5. drives each scenario with wrk (a separate process), after one request of it has been
-//!    checked to succeed, and reads the log growth per request;
+//!    checked to succeed, and reads the log growth per request; then GET /tasks at a fixed
+//!    rate over 16 connections (a load balancer's traffic), and with `--musl` the host build's
+//!    task on `/tasks/health` for comparison;
 //! 6. measures RSS idle and under 256 connections, and start-up on a fresh SQLite file;
-//! 7. writes RESULTS.md and results.json to `--out` (default: `bench/`) and drops the database.
+//! 7. writes RESULTS.md and results.json to `--out` (default: `bench/`), with
+//!    bench/changes-tried.md (A/B measurements made by hand) at the end, and drops the database.
 
 mod http;
 mod limits;
 mod load;
 mod machine;
+mod rate;
 mod report;
 mod services;
 
@@ -32,7 +38,9 @@ use clap::Parser;
 use crate::{
     limits::SqlIds,
     load::{Script, WrkArgs, WrkStats},
-    report::{Limit, Memory, Results, RunConfig, Scenario, Startup},
+    report::{
+        BinarySize, FixedRate, HostHealth, Limit, Memory, Results, RunConfig, Scenario, Startup,
+    },
     services::{Launch, ScratchDb, Service, psql},
 };
 
@@ -57,6 +65,9 @@ struct Cli {
     /// .ci/musl.sh installs) instead of the host's glibc ones.
     #[arg(long, conflicts_with_all = ["auth_bin", "task_bin"])]
     musl: bool,
+    /// With --musl, skip building and measuring the host (glibc) task on /tasks/health.
+    #[arg(long)]
+    no_host_compare: bool,
     /// Use this auth binary instead of building one (give --task-bin too).
     #[arg(long, requires = "task_bin")]
     auth_bin: Option<PathBuf>,
@@ -76,6 +87,12 @@ struct Cli {
     /// Connections for the login flood.
     #[arg(long, default_value_t = 16)]
     login_connections: u32,
+    /// Requests per second of the fixed-rate GET /tasks scenario.
+    #[arg(long, default_value_t = 2000)]
+    rate: u32,
+    /// Keep-alive connections of the fixed-rate scenario.
+    #[arg(long, default_value_t = 16)]
+    rate_connections: u32,
     /// DB_POOL_MAX of both services, and pgbench's client count.
     #[arg(long, default_value_t = 5)]
     pool: u32,
@@ -135,6 +152,11 @@ const MUSL: &str = "x86_64-unknown-linux-musl";
 /// Builds auth and task in release mode into the target directory this binary lives in
 /// (for the host, or for musl as the images are).
 fn build_binaries(musl: bool) -> anyhow::Result<(PathBuf, PathBuf)> {
+    build(musl, &["auth", "task"])
+}
+
+/// `cargo build --release -p <each of packages>` (for musl or the host), as [`build_binaries`].
+fn build(musl: bool, packages: &[&str]) -> anyhow::Result<(PathBuf, PathBuf)> {
     let exe = std::env::current_exe()?;
     let target_dir = exe
         .parent()
@@ -143,8 +165,10 @@ fn build_binaries(musl: bool) -> anyhow::Result<(PathBuf, PathBuf)> {
         .to_path_buf();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_args: &[&str] = if musl { &["--target", MUSL] } else { &[] };
+    let package_args: Vec<&str> = packages.iter().flat_map(|p| ["-p", *p]).collect();
     say(format!(
-        "building: cargo build --release -p auth -p task {} --target-dir {}",
+        "building: cargo build --release {} {} --target-dir {}",
+        package_args.join(" "),
         target_args.join(" "),
         target_dir.display()
     ));
@@ -167,22 +191,19 @@ fn build_binaries(musl: bool) -> anyhow::Result<(PathBuf, PathBuf)> {
         }
     }
     let status = cmd
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "auth",
-            "-p",
-            "task",
-            "--target-dir",
-        ])
+        .args(["build", "--release"])
+        .args(&package_args)
+        .arg("--target-dir")
         .arg(&target_dir)
         .args(target_args)
         .current_dir(workspace_dir())
         .status()
         .context("cannot run cargo")?;
     if !status.success() {
-        bail!("cargo build --release -p auth -p task failed ({status})");
+        bail!(
+            "cargo build --release {} failed ({status})",
+            package_args.join(" ")
+        );
     }
     let release = if musl {
         target_dir.join(MUSL).join("release")
@@ -684,6 +705,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let plans = plans(&cli, &reader, &writer, &reader_ids, &writer_ids);
     let mut scenarios = Vec::new();
     let mut health_during_login = WrkStats::default();
+    let mut host_health = None;
     for plan in &plans {
         let service = if plan.service == "auth" {
             &mut auth
@@ -692,7 +714,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
         sanity_check(service, plan)?;
         let limit_keys: &[&str] = match plan.key {
-            "tasks_list" => &["page", "list"],
+            "tasks_list" => &["list"],
             "tasks_get" => &["get"],
             "tasks_update" => &["get_update"],
             "tasks_create" => &["insert"],
@@ -705,11 +727,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .position(|s| s.key == *key)
                 .expect("a script for each limit key");
             let script = scripts.remove(at);
-            let other = machine::cpu_busy_pct(quiet_window);
-            say(format!("pgbench {key}"));
-            let mut r = limits::pgbench(&db.url, &script, cli.pool, duration, &work)?;
-            r.other_cpu_pct = other;
-            pgbench.push(r);
+            for form in limits::Form::ALL {
+                let other = machine::cpu_busy_pct(quiet_window);
+                say(format!("pgbench {key} ({})", form.label()));
+                let mut r = limits::pgbench(&db.url, &script, form, cli.pool, duration, &work)?;
+                r.other_cpu_pct = other;
+                pgbench.push(r);
+            }
         }
         if plan.key == "auth_login" {
             let other = machine::cpu_busy_pct(quiet_window);
@@ -759,7 +783,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         service.check_alive()?;
         let (log_bytes, log_lines) = services::log_delta(&service.log_path, log_from, log_to)?;
         let limit = match plan.key {
-            "tasks_list" => pg_limit(&pgbench, "page", "pgbench page query"),
+            "tasks_list" => pg_limit(&pgbench, "list", "pgbench page with its total"),
             "tasks_get" => pg_limit(&pgbench, "get", "pgbench get by id"),
             "tasks_create" => pg_limit(&pgbench, "insert", "pgbench INSERT"),
             "tasks_update" => pg_limit(&pgbench, "get_update", "pgbench get + UPDATE"),
@@ -807,7 +831,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             log_lines_per_request: per(log_lines),
             stats,
         });
+        if plan.key == "tasks_health" && cli.musl && !cli.no_host_compare {
+            host_health = Some(host_task_health(
+                &env, &db.url, &auth, plan, duration, warmup,
+            )?);
+        }
     }
+
+    // GET /tasks at a fixed rate over a few connections, as a load balancer sends it.
+    let list = plans
+        .iter()
+        .find(|p| p.key == "tasks_list")
+        .expect("a GET /tasks plan");
+    say(format!(
+        "{} at {} req/s over {} connections",
+        list.name, cli.rate, cli.rate_connections
+    ));
+    let rate_args = |d: Duration| rate::RateArgs {
+        addr: task.addr,
+        path: &list.script.paths[0],
+        headers: &list.script.headers,
+        connections: cli.rate_connections,
+        rps: cli.rate,
+        duration: d,
+    };
+    if !warmup.is_zero() {
+        rate::run(rate_args(warmup))?;
+    }
+    let other_cpu_pct = machine::cpu_busy_pct(quiet_window);
+    let fixed = rate::run(rate_args(duration))?;
+    say(format!(
+        "  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {} errors",
+        fixed.achieved_rps,
+        report::ms(fixed.p50_us),
+        report::ms(fixed.p99_us),
+        report::ms(fixed.max_us),
+        fixed.errors
+    ));
+    let fixed_rate = FixedRate {
+        name: list.name.into(),
+        stats: fixed,
+        other_cpu_pct,
+    };
+    task.check_alive()?;
 
     // Memory under 256 connections.
     let mut memory = Vec::new();
@@ -919,6 +985,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         memory,
         startup,
         startup_postgres_ms,
+        fixed_rate,
+        host_health,
+        sizes: [("auth", &auth_bin), ("task", &task_bin)]
+            .into_iter()
+            .map(|(n, b)| binary_size(n, b))
+            .collect::<anyhow::Result<_>>()?,
+        changes_tried: std::fs::read_to_string(workspace_dir().join("bench/changes-tried.md")).ok(),
     };
     results.judge();
     let md = results.markdown();
@@ -963,10 +1036,80 @@ fn hold(
     Ok(())
 }
 
+/// The fastest form of the script `key`: what PostgreSQL could do for this endpoint.
 fn pg_limit(pgbench: &[limits::PgbenchResult], key: &str, name: &str) -> Option<Limit> {
-    pgbench.iter().find(|p| p.key == key).map(|p| Limit {
-        name: format!("{name} ({} clients)", p.clients),
-        value: p.tps,
-        unit: "tps".into(),
+    pgbench
+        .iter()
+        .filter(|p| p.key == key)
+        .max_by(|a, b| a.tps.total_cmp(&b.tps))
+        .map(|p| Limit {
+            name: format!("{name} ({}, {} clients)", p.form.label(), p.clients),
+            value: p.tps,
+            unit: "tps".into(),
+        })
+}
+
+/// `/tasks/health` on the host's (glibc) build of task, right after the static one, on the
+/// same database: what the static build gives up on the path every request takes.
+fn host_task_health(
+    env: &Env,
+    db_url: &str,
+    auth: &Service,
+    plan: &Plan,
+    duration: Duration,
+    warmup: Duration,
+) -> anyhow::Result<HostHealth> {
+    let (_, host_task) = build(false, &["task"])?;
+    let host_env = Env {
+        task_bin: &host_task,
+        signing_key: env.signing_key.clone(),
+        ..*env
+    };
+    let mut service = host_env.start_task(db_url, auth, "task-host".into())?;
+    let base = service.url();
+    let args = |d: Duration, label: &str| WrkArgs {
+        base_url: &base,
+        script: &plan.script,
+        connections: plan.connections,
+        threads: std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4) as u32,
+        duration: d,
+        work_dir: env.work,
+        label: format!("host-{}-{label}", plan.key),
+    };
+    say(format!("{} on the host build", plan.name));
+    if !warmup.is_zero() {
+        load::run(args(warmup, "warmup"))?;
+    }
+    let other_cpu_pct = machine::cpu_busy_pct(Duration::from_secs(1));
+    let stats = load::run(args(duration, "run"))?;
+    service.check_alive()?;
+    service.stop();
+    say(format!("  {:.0} req/s", stats.rps()));
+    Ok(HostHealth {
+        binary: host_task.display().to_string(),
+        rps: stats.rps(),
+        stats,
+        other_cpu_pct,
+    })
+}
+
+/// The binary's size on disk and gzip -9'd (as a registry layer is compressed).
+fn binary_size(name: &str, path: &Path) -> anyhow::Result<BinarySize> {
+    let bytes = std::fs::metadata(path)
+        .with_context(|| format!("{}", path.display()))?
+        .len();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("gzip -9 -c \"$0\" | wc -c")
+        .arg(path)
+        .output()
+        .context("cannot run gzip")?;
+    let gzip_bytes = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+    Ok(BinarySize {
+        service: name.into(),
+        bytes,
+        gzip_bytes,
     })
 }

@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::{
-    limits::{BcryptResult, PgbenchResult},
+    limits::{BcryptResult, Form, PgbenchResult},
     load::WrkStats,
     machine::Machine,
+    rate::RateStats,
 };
 
 #[derive(Clone, Debug, Serialize)]
@@ -78,6 +79,32 @@ pub struct Startup {
     pub max_ms: f64,
 }
 
+/// A scenario at a fixed request rate (latency at a realistic load, not at saturation).
+#[derive(Clone, Debug, Serialize)]
+pub struct FixedRate {
+    pub name: String,
+    pub stats: RateStats,
+    /// CPU busy with other work over 1 s just before the run (percent of all cores).
+    pub other_cpu_pct: Option<f64>,
+}
+
+/// `GET /tasks/health` on the host's (glibc) build of task, for comparison with the static one.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostHealth {
+    pub binary: String,
+    pub rps: f64,
+    pub stats: WrkStats,
+    pub other_cpu_pct: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BinarySize {
+    pub service: String,
+    pub bytes: u64,
+    /// gzip -9 (None when gzip could not run).
+    pub gzip_bytes: Option<u64>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Target {
     pub what: String,
@@ -99,6 +126,12 @@ pub struct Results {
     pub startup: Vec<Startup>,
     /// Start-up on the seeded PostgreSQL database (migrations already applied), informational.
     pub startup_postgres_ms: Vec<(String, f64)>,
+    pub fixed_rate: FixedRate,
+    /// With `--musl`: the host build's task on `/tasks/health`.
+    pub host_health: Option<HostHealth>,
+    pub sizes: Vec<BinarySize>,
+    /// bench/changes-tried.md: A/B measurements made by hand, carried into every RESULTS.md.
+    pub changes_tried: Option<String>,
 }
 
 pub fn ms(us: u64) -> f64 {
@@ -156,7 +189,7 @@ impl Results {
             "GET /tasks?limit=20 throughput",
             self.scenario("tasks_list"),
             0.5,
-            "pgbench page-query tps",
+            "pgbench of its statement (page with total), fastest form",
         );
         if let Some(s) = self.scenario("tasks_list") {
             t.push(Target {
@@ -164,6 +197,29 @@ impl Results {
                 target: "≤ 10 ms".into(),
                 measured: format!("{} ms", fmt_ms(ms(s.stats.p99_us))),
                 met: ms(s.stats.p99_us) <= 10.0,
+            });
+        }
+        ratio_target(
+            &mut t,
+            "GET /tasks/{id} throughput",
+            self.scenario("tasks_get"),
+            0.4,
+            "pgbench get by id, fastest form",
+        );
+        ratio_target(
+            &mut t,
+            "POST /auth/validate throughput",
+            self.scenario("auth_validate"),
+            0.4,
+            "pgbench of its statement, fastest form",
+        );
+        if let (Some(h), Some(s)) = (&self.host_health, self.scenario("tasks_health")) {
+            let r = s.rps / h.rps;
+            t.push(Target {
+                what: "GET /tasks/health, static build ÷ host build".into(),
+                target: "≥ 90 %".into(),
+                measured: format!("{:.0} ÷ {:.0} req/s = {:.1} %", s.rps, h.rps, r * 100.0),
+                met: r >= 0.9,
             });
         }
         ratio_target(
@@ -193,6 +249,15 @@ impl Results {
                 target: "≤ 40 MiB".into(),
                 measured: format!("{:.1} MiB", mib(m.at_256_kib)),
                 met: mib(m.at_256_kib) <= 40.0,
+            });
+        }
+        for b in &self.sizes {
+            let gz = b.gzip_bytes.map_or(f64::NAN, |g| g as f64 / 1048576.0);
+            t.push(Target {
+                what: format!("{} binary size", b.service),
+                target: "≤ 32 MiB, ≤ 12 MiB gzip -9".into(),
+                measured: format!("{:.1} MiB, gzip {gz:.1} MiB", b.bytes as f64 / 1048576.0),
+                met: b.bytes <= 32 << 20 && gz <= 12.0,
             });
         }
         for s in &self.startup {
@@ -435,15 +500,52 @@ impl Results {
              divided by the requests it served in that time (for login: login requests plus \
              health probes).\n"
         );
+        let f = &self.fixed_rate;
+        let r = &f.stats;
+        let _ = writeln!(
+            o,
+            "### At a fixed rate, as a load balancer sends it\n\n\
+             `{}` at {} req/s over {} keep-alive connections (the harness's own client: each \
+             request is due at a fixed time and its latency counts from then, so a stall \
+             counts for every request it held up): {} requests, {:.0} req/s answered, \
+             **p50 {} ms, p99 {} ms**, p90 {} ms, p99.9 {} ms, max {} ms, {} errors; other \
+             CPU before: {}.\n",
+            f.name,
+            r.target_rps,
+            r.connections,
+            r.requests,
+            r.achieved_rps,
+            fmt_ms(ms(r.p50_us)),
+            fmt_ms(ms(r.p99_us)),
+            fmt_ms(ms(r.p90_us)),
+            fmt_ms(ms(r.p999_us)),
+            fmt_ms(ms(r.max_us)),
+            r.errors,
+            pct(f.other_cpu_pct)
+        );
+        if let Some(h) = &self.host_health {
+            let _ = writeln!(
+                o,
+                "### The host build on `/tasks/health`\n\n\
+                 The host's (glibc) release build of task (`{}`), started on the same database \
+                 right after the static one's health scenario, same load: {:.0} req/s, p50 {} ms, \
+                 p99 {} ms, {} errors; other CPU before: {}.\n",
+                h.binary,
+                h.rps,
+                fmt_ms(ms(h.stats.p50_us)),
+                fmt_ms(ms(h.stats.p99_us)),
+                h.stats.errors(),
+                pct(h.other_cpu_pct)
+            );
+        }
 
         let _ = writeln!(o, "## Limits\n");
         let _ = writeln!(o, "### PostgreSQL (pgbench)\n");
         let _ = writeln!(
             o,
-            "| script | what | tps | avg latency ms | failed | endpoint ÷ this | other CPU before |\n|---|---|--:|--:|--:|--:|--:|"
+            "| script | what | form | tps | avg latency ms | failed | endpoint ÷ this | other CPU before |\n|---|---|---|--:|--:|--:|--:|--:|"
         );
         let pairs = [
-            ("page", "tasks_list"),
             ("list", "tasks_list"),
             ("get", "tasks_get"),
             ("insert", "tasks_create"),
@@ -457,11 +559,18 @@ impl Results {
                 .and_then(|(_, s)| self.scenario(s))
                 .map(|s| format!("{:.1} % (`{}`)", s.rps / p.tps * 100.0, s.name))
                 .unwrap_or_else(|| "—".into());
+            let best = self
+                .pgbench
+                .iter()
+                .filter(|q| q.key == p.key)
+                .all(|q| q.tps <= p.tps);
             let _ = writeln!(
                 o,
-                "| `{}` | {} | {:.0} | {:.3} | {} | {} | {} |",
+                "| `{}` | {} | {}{} | {:.0} | {:.3} | {} | {} | {} |",
                 p.key,
                 p.what,
+                p.form.label(),
+                if best { " (**the limit**)" } else { "" },
                 p.tps,
                 p.latency_avg_ms,
                 p.failed,
@@ -471,10 +580,22 @@ impl Results {
         }
         let _ = writeln!(
             o,
-            "\nThe scripts (`:uid` is the benchmark user, `:id` one of its tasks):\n"
+            "\nEach script runs in three forms: the statements as the service sends them \
+             (every value a bound parameter, `plan_cache_mode = auto` as on the services' \
+             connections), the same with `plan_cache_mode = force_generic_plan`, and with the \
+             values fixed for the run inlined (only the row id each transaction picks stays a \
+             parameter). An endpoint is held against the fastest.\n\n\
+             The scripts (`:uid` is the benchmark user, `:id` one of its tasks; strings such \
+             as `:jti` and `:title` are `pgbench -D` variables):\n"
         );
-        for p in &self.pgbench {
-            let _ = writeln!(o, "`{}`:\n\n```sql\n{}```\n", p.key, p.sql);
+        for p in self.pgbench.iter().filter(|p| p.form != Form::Generic) {
+            let _ = writeln!(
+                o,
+                "`{}`, {}:\n\n```sql\n{}```\n",
+                p.key,
+                p.form.label(),
+                p.sql
+            );
         }
         let b = &self.bcrypt;
         let _ = writeln!(o, "### bcrypt\n");
@@ -490,6 +611,21 @@ impl Results {
             pct(b.other_cpu_pct)
         );
 
+        let _ = writeln!(o, "## Binaries\n");
+        let _ = writeln!(o, "| service | size | gzip -9 |\n|---|--:|--:|");
+        for b in &self.sizes {
+            let _ = writeln!(
+                o,
+                "| {} | {:.2} MiB | {} |",
+                b.service,
+                b.bytes as f64 / 1048576.0,
+                b.gzip_bytes.map_or_else(
+                    || "?".into(),
+                    |g| format!("{:.2} MiB", g as f64 / 1048576.0)
+                )
+            );
+        }
+        let _ = writeln!(o);
         let _ = writeln!(o, "## Memory (VmRSS)\n");
         let _ = writeln!(
             o,
@@ -543,6 +679,9 @@ impl Results {
              (auth ran the migrations, task found them applied): {}.",
             pg.join(", ")
         );
+        if let Some(changes) = &self.changes_tried {
+            let _ = writeln!(o, "\n{}", changes.trim_end());
+        }
         o
     }
 }

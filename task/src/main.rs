@@ -1,5 +1,10 @@
 use std::process::ExitCode;
 
+// musl's own allocator (the static build's default) served half the requests/s of glibc's on
+// the path every request takes; bench/changes-tried.md has the A/B.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use platform::startup::{ServiceCommand, run_service};
 use task::{
