@@ -12,10 +12,11 @@ use anyhow::Context;
 use auth::config::{AuthConfig, KeySource, SigningArgs};
 use clap::{Args, Parser, Subcommand};
 use platform::{
-    config::{AppEnv, CommonArgs, CommonConfig, JwtArgs, JwtSettings},
+    config::{AppEnv, CommonArgs, CommonConfig},
     server, telemetry,
 };
 use task::config::TaskConfig;
+use token_contract::settings::{JwtArgs, JwtSettings};
 use tokio::{net::TcpListener, sync::watch};
 
 /// The task-management API, locally: auth, task and a path router on one port.
