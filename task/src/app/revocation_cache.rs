@@ -23,7 +23,7 @@ use token_contract::{
 
 use crate::{
     app::{State, error::TaskError},
-    storage::revocation::Revocations,
+    storage::user_tokens::Revocations,
 };
 
 /// Logged-out `jti`s past their token's expiry by more than this are not loaded: a token
