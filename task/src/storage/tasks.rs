@@ -237,3 +237,34 @@ impl<'a> Tasks<'a> {
         Ok(result.rows_affected > 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: &str, priority: &str) -> Model {
+        let at = DateTimeUtc::default();
+        Model {
+            id: 7,
+            user_id: 1,
+            title: "t".into(),
+            description: None,
+            status: status.into(),
+            priority: priority.into(),
+            due_date: None,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_row_with_an_unknown_status_or_priority_is_an_error_not_a_default() {
+        assert!(Task::try_from(row("completed", "high")).is_ok());
+        for (status, priority) in [("done", "high"), ("completed", "urgent")] {
+            let err = Task::try_from(row(status, priority)).unwrap_err();
+            assert!(matches!(err, DbErr::Type(_)), "{err}");
+            assert!(err.to_string().contains("tasks row 7"), "{err}");
+        }
+    }
+}
