@@ -36,6 +36,8 @@
           ./Cargo.lock
           ./src
           ./platform
+          ./token-contract
+          ./db-schema
           ./auth
           ./task
           ./testkit # a workspace member: cargo reads its manifest even to build auth and task

@@ -12,10 +12,11 @@ use anyhow::Context;
 use auth::config::{AuthConfig, KeySource, SigningArgs};
 use clap::{Args, Parser, Subcommand};
 use platform::{
-    config::{AppEnv, CommonArgs, CommonConfig, JwtArgs, JwtSettings},
+    config::{AppEnv, CommonArgs, CommonConfig},
     server, telemetry,
 };
 use task::config::TaskConfig;
+use token_contract::settings::{JwtArgs, JwtSettings};
 use tokio::{net::TcpListener, sync::watch};
 
 /// The task-management API, locally: auth, task and a path router on one port.
@@ -179,7 +180,7 @@ async fn up(settings: StackArgs, common: CommonConfig) -> anyhow::Result<()> {
     };
 
     let database = match &task_cfg.common.database.source {
-        platform::config::DbSource::Url(u) => redact_password(u),
+        platform::config::DbSource::Url(u) => platform::redact::mask_credentials(u),
         platform::config::DbSource::Secret(id) => format!("secret {id}"),
     };
     println!("{}", banner(&public, &auth_url, &task_url, &database));
@@ -201,17 +202,6 @@ async fn up(settings: StackArgs, common: CommonConfig) -> anyhow::Result<()> {
     a??;
     t??;
     Ok(())
-}
-
-/// The URL with any password masked: the banner goes to terminals and logs.
-fn redact_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// Waits until `url` answers 2xx. A service that stops first is a start-up failure, and
@@ -282,16 +272,6 @@ fn banner(public: &str, auth_url: &str, task_url: &str, database: &str) -> Strin
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn banner_never_shows_a_database_password() {
-        assert_eq!(
-            super::redact_password("postgres://app:s3cret@db:5432/tasks"),
-            "postgres://app:***@db:5432/tasks"
-        );
-        let sqlite = "sqlite://data/task-management.db?mode=rwc";
-        assert_eq!(super::redact_password(sqlite), sqlite);
-    }
-
     #[test]
     fn the_banner_names_the_starting_page_first() {
         let text = super::banner(

@@ -159,8 +159,8 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         auth.wait_healthy("/auth/health").await;
         let new_token = c.login("e2e").await;
         assert_ne!(
-            platform::jwt::Verifier::kid_of(&new_token),
-            platform::jwt::Verifier::kid_of(&token)
+            token_contract::jwt::Verifier::kid_of(&new_token),
+            token_contract::jwt::Verifier::kid_of(&token)
         );
         // Refreshes are rate-limited to one every two seconds: allow for one to be due.
         let mut status = 0;

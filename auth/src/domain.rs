@@ -161,7 +161,7 @@ pub struct User {
     pub email: String,
     pub created_at: DateTime<Utc>,
     /// Tokens issued before this were ended by a password change or logout-all; new ones
-    /// are issued at or after it (`platform::revocation`).
+    /// are issued at or after it (`token_contract::revocation_rule`).
     pub tokens_valid_after: Option<DateTime<Utc>>,
 }
 

@@ -211,7 +211,7 @@ async fn jwks_publishes_the_signing_key() {
         .unwrap()
         .to_owned();
     let jwks: Value = testkit::get_json(&s.url("/auth/.well-known/jwks.json")).await;
-    let kid = platform::jwt::Verifier::kid_of(&token).unwrap();
+    let kid = token_contract::jwt::Verifier::kid_of(&token).unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["kid"], kid.as_str());
@@ -220,10 +220,10 @@ async fn jwks_publishes_the_signing_key() {
     assert_eq!(keys[0]["alg"], "EdDSA");
     assert_eq!(keys[0]["use"], "sig");
     // The published key really verifies the token.
-    let set: platform::jwt::JwkSet = serde_json::from_value(jwks).unwrap();
-    let settings = platform::config::JwtSettings::default();
+    let set: token_contract::jwt::JwkSet = serde_json::from_value(jwks).unwrap();
+    let settings = token_contract::settings::JwtSettings::default();
     assert!(
-        platform::jwt::Verifier::new(&set, &settings)
+        token_contract::jwt::Verifier::new(&set, &settings)
             .verify(&token)
             .is_ok()
     );
@@ -260,8 +260,8 @@ async fn rotation_bundle_publishes_both_and_old_tokens_stay_valid() {
         .unwrap()
         .to_owned();
     assert_ne!(
-        platform::jwt::Verifier::kid_of(&new_token),
-        platform::jwt::Verifier::kid_of(&old_token)
+        token_contract::jwt::Verifier::kid_of(&new_token),
+        token_contract::jwt::Verifier::kid_of(&old_token)
     );
     s.stop().await;
 }

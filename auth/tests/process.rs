@@ -63,7 +63,7 @@ async fn two_instances_starting_together_on_postgres_both_come_up() {
         row.try_get::<i64>("", "n").unwrap(),
         {
             use sea_orm_migration::MigratorTrait;
-            platform::migration::Migrator::migrations().len() as i64
+            db_schema::Migrator::migrations().len() as i64
         },
         "each migration applied once"
     );

@@ -711,7 +711,7 @@ async fn migrate(url: &str) -> Result<(), DbError> {
             ))
             .await?;
         }
-        let migrated = crate::migration::Migrator::up(&conn, None).await;
+        let migrated = db_schema::Migrator::up(&conn, None).await;
         if pg {
             conn.execute_raw(Statement::from_string(
                 DbBackend::Postgres,

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use platform::config::{self, CommonArgs, CommonConfig, ConfigError, JwtArgs, JwtSettings};
+use platform::config::{self, CommonArgs, CommonConfig, ConfigError};
+use token_contract::settings::{JwtArgs, JwtSettings};
 
 #[derive(Clone, Debug)]
 pub struct KeySettings {

@@ -239,9 +239,9 @@ pub fn parse_offset(raw: Option<u64>) -> Result<u64, &'static str> {
 /// The versions a conditional write (`If-Match`) accepts: the write happens only while the
 /// task's current version is one of them, so nobody else's write can slip in between.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expected(pub Vec<i64>);
+pub struct IfMatchVersions(pub Vec<i64>);
 
-impl Expected {
+impl IfMatchVersions {
     pub fn admits(&self, version: i64) -> bool {
         self.0.contains(&version)
     }

@@ -7,9 +7,9 @@
 //!   errors as the envelope (`error`);
 //! - `app` — the task operations with the ownership rule (`tasks`), the cache of the auth
 //!   service's published keys (`jwks_cache`), the cache of which tokens auth has ended
-//!   (`revocation`), and the `state` they share;
+//!   (`revocation_cache`), and the `state` they share;
 //! - `domain` — tasks and parsed input, plain values that depend on nothing above;
-//! - `storage` — the `tasks` table, and the revocation state auth writes (`revocation`),
+//! - `storage` — the `tasks` table, and the revocation state auth writes (`user_tokens`),
 //!   returning domain values.
 //!
 //! `startup` wires configuration → state → routes → server; `config` reads the settings.

@@ -136,8 +136,8 @@ async fn a_rotated_key_is_picked_up_on_first_sight() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await; // past the refresh rate limit
     let new_token = login(auth_new.base.clone()).await;
     assert_ne!(
-        platform::jwt::Verifier::kid_of(&new_token),
-        platform::jwt::Verifier::kid_of(&old_token)
+        token_contract::jwt::Verifier::kid_of(&new_token),
+        token_contract::jwt::Verifier::kid_of(&old_token)
     );
     let r = http
         .get(format!("{}/tasks", task.base))

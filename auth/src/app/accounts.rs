@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use platform::jwt::TokenError;
+use token_contract::jwt::TokenError;
 
 use crate::{
     app::{State, error::AuthError, tokens::Issued},

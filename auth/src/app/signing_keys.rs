@@ -12,8 +12,8 @@ use ed25519_dalek::{
     pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey},
 };
 use jsonwebtoken::EncodingKey;
-use platform::jwt::{Jwk, JwkSet};
 use sha2::{Digest, Sha256};
+use token_contract::jwt::{Jwk, JwkSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

@@ -1,8 +1,8 @@
 //! Issuing access tokens for a user, and verifying the ones presented back to auth.
 
-use platform::{
-    config::JwtSettings,
+use token_contract::{
     jwt::{Claims, TokenError, Verifier},
+    settings::JwtSettings,
 };
 
 use crate::{app::error::AuthError, app::signing_keys::KeyRing, domain::User};
@@ -35,7 +35,8 @@ impl Tokens {
     pub fn issue(&self, user: &User) -> Result<Issued, AuthError> {
         // Never before the user's cut-off: a token issued in the same second as a password
         // change or logout-all must not be born revoked.
-        let iat = platform::revocation::issued_at(chrono::Utc::now(), user.tokens_valid_after);
+        let iat =
+            token_contract::revocation_rule::issued_at(chrono::Utc::now(), user.tokens_valid_after);
         let ttl = self.settings.expiration_secs;
         let claims = Claims {
             sub: user.id.to_string(),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use platform::{
     ApiError, Errors,
     health::HealthResponse,
-    jwt::JwkSet,
     middleware::client_ip,
     status::{
         BAD_REQUEST, BEARER, CONFLICT, JSON_BODY, TOO_MANY_REQUESTS, UNAUTHORIZED, UNAVAILABLE,
@@ -14,6 +13,7 @@ use platform::{
 };
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, OpenApi, Tags, param::Query, payload::Json};
+use token_contract::jwt::JwkSet;
 
 use crate::{
     app::{State, error::AuthError},

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use platform::{ApiError, jwt::Claims};
+use platform::ApiError;
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
+use token_contract::jwt::Claims;
 
 use crate::app::State;
 

@@ -1,6 +1,7 @@
 //! How each [`AuthError`] appears to clients: the contract's envelope and status.
 
-use platform::{ApiError, Errors, db, jwt::TokenError};
+use platform::{ApiError, Errors, db};
+use token_contract::jwt::TokenError;
 
 use crate::{app::error::AuthError, domain::Taken};
 

@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use platform::{
     FieldError,
     input::{Field, Invalid, Required, Text, TextRules},
-    jwt::Claims,
 };
 use poem_openapi::{Object, registry::MetaSchema, types::Example};
 use serde_json::Value;
+use token_contract::jwt::Claims;
 
 use crate::{
     app::tokens::Issued,

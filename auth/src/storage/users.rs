@@ -23,7 +23,7 @@ pub struct Model {
     pub password_hash: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
-    /// Tokens issued (`iat`) before this are revoked; see `platform::revocation`.
+    /// Tokens issued (`iat`) before this are revoked; see `token_contract::revocation_rule`.
     pub tokens_valid_after: Option<DateTimeUtc>,
 }
 

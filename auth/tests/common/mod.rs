@@ -2,13 +2,13 @@
 #![allow(dead_code, unused_imports)]
 
 use auth::config::{AuthConfig, KeySource};
-use platform::config::JwtSettings;
 use serde_json::Value;
 use testkit::{
     api::Api,
     db::{Backend, TestDb},
     inproc::Running,
 };
+use token_contract::settings::JwtSettings;
 use tokio::net::TcpListener;
 
 pub use testkit::api::assert_envelope;

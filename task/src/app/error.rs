@@ -1,8 +1,8 @@
 //! What can go wrong in the task service's operations, independent of how it is shown.
 //! `http::error` maps each case to the contract's envelope.
 
-use platform::jwt::TokenError;
 use sea_orm::DbErr;
+use token_contract::jwt::TokenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {

@@ -10,9 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use platform::{
-    config::JwtSettings,
+use token_contract::{
     jwt::{Claims, JwkSet, TokenError, Verifier},
+    settings::JwtSettings,
 };
 
 use crate::{app::error::TaskError, config::KeySettings};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use platform::{config::DbSource, db::Database, secrets::Secrets};
 
 use crate::{
-    app::{idempotency::Sweeper, jwks_cache::JwksCache, revocation::RevocationCache},
+    app::{idempotency::Sweeper, jwks_cache::JwksCache, revocation_cache::RevocationCache},
     config::TaskConfig,
 };
 

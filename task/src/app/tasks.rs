@@ -3,7 +3,7 @@
 
 use crate::{
     app::{State, error::TaskError},
-    domain::{self, Caller, Expected, ListFilter, NewTask, Task, TaskPatch},
+    domain::{self, Caller, IfMatchVersions, ListFilter, NewTask, Task, TaskPatch},
     storage::tasks::Tasks,
 };
 
@@ -47,7 +47,7 @@ impl State {
         caller: Caller,
         id: i64,
         patch: TaskPatch,
-        expected: Option<Expected>,
+        expected: Option<IfMatchVersions>,
     ) -> Result<Task, TaskError> {
         let current = self.get_task(caller, id).await?;
         if patch.is_empty() {
@@ -71,7 +71,7 @@ impl State {
         &self,
         caller: Caller,
         id: i64,
-        expected: Option<Expected>,
+        expected: Option<IfMatchVersions>,
     ) -> Result<(), TaskError> {
         self.get_task(caller, id).await?;
         if self.tasks().delete(caller, id, expected.as_ref()).await? {

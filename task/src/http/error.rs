@@ -1,7 +1,8 @@
 //! How each [`TaskError`] appears to clients: the contract's envelope and status.
 
-use platform::{ApiError, Errors, db, jwt::TokenError};
+use platform::{ApiError, Errors, db};
 use poem::http::StatusCode;
+use token_contract::jwt::TokenError;
 
 use crate::app::error::TaskError;
 

@@ -3,7 +3,7 @@
 
 use platform::header::SentHeader;
 
-use crate::domain::{Expected, Task};
+use crate::domain::{IfMatchVersions, Task};
 
 pub fn of(task: &Task) -> String {
     format!("\"{}-{}\"", task.id, task.version)
@@ -27,10 +27,10 @@ fn members(header: &str) -> Option<Vec<&str>> {
 /// `If-Match` for task `id`: the versions it admits, `None` when any will do (absent, or
 /// `*`). Strong comparison: weak tags, tags of other tasks and anything unreadable (down to
 /// the header's bytes) admit nothing.
-pub fn if_match(id: i64, header: &SentHeader) -> Option<Expected> {
+pub fn if_match(id: i64, header: &SentHeader) -> Option<IfMatchVersions> {
     let header = match header {
         SentHeader::Absent => return None,
-        SentHeader::Unreadable => return Some(Expected(vec![])),
+        SentHeader::Unreadable => return Some(IfMatchVersions(vec![])),
         SentHeader::Text(h) => h,
     };
     let members = members(header)?;
@@ -41,7 +41,7 @@ pub fn if_match(id: i64, header: &SentHeader) -> Option<Expected> {
             (tag_id.parse::<i64>().ok()? == id).then_some(version.parse::<i64>().ok()?)
         })
         .collect();
-    Some(Expected(versions))
+    Some(IfMatchVersions(versions))
 }
 
 /// Whether `If-None-Match` names `task`'s current version (weak comparison, as for GET).
@@ -89,9 +89,12 @@ mod tests {
         assert_eq!(if_match(7, &sent("*")), None);
         assert_eq!(
             if_match(7, &sent(r#""7-2", "7-3""#)),
-            Some(Expected(vec![2, 3]))
+            Some(IfMatchVersions(vec![2, 3]))
         );
-        assert_eq!(if_match(7, &SentHeader::Unreadable), Some(Expected(vec![])));
+        assert_eq!(
+            if_match(7, &SentHeader::Unreadable),
+            Some(IfMatchVersions(vec![]))
+        );
         // Weak, foreign and garbage tags admit nothing.
         for h in [
             r#"W/"7-2""#,
@@ -102,7 +105,7 @@ mod tests {
             "",
             "*, x",
         ] {
-            assert_eq!(if_match(7, &sent(h)), Some(Expected(vec![])), "{h}");
+            assert_eq!(if_match(7, &sent(h)), Some(IfMatchVersions(vec![])), "{h}");
         }
     }
 

@@ -65,7 +65,7 @@ impl TryFrom<Model> for Record {
             (DONE, Some(body)) => Some(
                 serde_json::from_str::<tasks::Model>(&body)
                     .map_err(|e| DbErr::Json(e.to_string()))?
-                    .into(),
+                    .try_into()?,
             ),
             _ => None,
         };
@@ -196,7 +196,7 @@ impl<'a> IdempotencyKeys<'a> {
                     .await?;
                 if done.rows_affected == 1 {
                     txn.commit().await?;
-                    Ok(Some(task.into()))
+                    Ok(Some(task.try_into()?))
                 } else {
                     txn.rollback().await?;
                     Ok(None)

@@ -9,7 +9,9 @@ use sea_orm::{
     sea_query::{ExprTrait, Query, QueryStatementBuilder},
 };
 
-use crate::domain::{Caller, Expected, ListFilter, NewTask, Priority, Status, Task, TaskPatch};
+use crate::domain::{
+    Caller, IfMatchVersions, ListFilter, NewTask, Priority, Status, Task, TaskPatch,
+};
 
 /// Also (de)serialised: an idempotency key's row keeps the task it created as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
@@ -34,21 +36,28 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-impl From<Model> for Task {
-    fn from(m: Model) -> Self {
-        Self {
+/// A row whose status or priority is none of the known values is corrupt: a genuine bug
+/// (the table's check constraints admit only known values), so an error, never a default.
+impl TryFrom<Model> for Task {
+    type Error = DbErr;
+
+    fn try_from(m: Model) -> Result<Self, DbErr> {
+        let corrupt = |column: &str, value: &str| {
+            DbErr::Type(format!("tasks row {}: unknown {column} {value:?}", m.id))
+        };
+        Ok(Self {
+            status: Status::from_db(&m.status).ok_or_else(|| corrupt("status", &m.status))?,
+            priority: Priority::from_db(&m.priority)
+                .ok_or_else(|| corrupt("priority", &m.priority))?,
             id: m.id,
             user_id: m.user_id,
             title: m.title,
             description: m.description,
-            // The table's check constraints admit only known values.
-            status: Status::from_db(&m.status).unwrap_or_default(),
-            priority: Priority::from_db(&m.priority).unwrap_or_default(),
             due_date: m.due_date,
             created_at: m.created_at,
             updated_at: m.updated_at,
             version: m.version,
-        }
+        })
     }
 }
 
@@ -86,11 +95,10 @@ impl<'a> Tasks<'a> {
 
     pub async fn create(&self, owner: Caller, new: NewTask) -> Result<Task, DbErr> {
         let new = &new;
-        Ok(self
-            .db
+        self.db
             .run(|c| async move { insert(&c, owner, new.clone()).await })
             .await?
-            .into())
+            .try_into()
     }
 
     /// One page of the caller's tasks matching `filter`, newest first, and the number of
@@ -151,17 +159,19 @@ impl<'a> Tasks<'a> {
             }
         };
         Ok((
-            page.into_iter().map(|Counted(m, _)| m.into()).collect(),
+            page.into_iter()
+                .map(|Counted(m, _)| m.try_into())
+                .collect::<Result<_, _>>()?,
             total,
         ))
     }
 
     pub async fn find(&self, id: i64) -> Result<Option<Task>, DbErr> {
-        Ok(self
-            .db
+        self.db
             .run(|c| async move { Entity::find_by_id(id).one(&c).await })
             .await?
-            .map(Task::from))
+            .map(Task::try_from)
+            .transpose()
     }
 
     /// Applies `patch` to the task `id` if `owner` still owns it (and, with `expected`, its
@@ -172,14 +182,14 @@ impl<'a> Tasks<'a> {
         owner: Caller,
         id: i64,
         patch: TaskPatch,
-        expected: Option<&Expected>,
+        expected: Option<&IfMatchVersions>,
     ) -> Result<Option<Task>, DbErr> {
         let mut update = Entity::update_many()
             .col_expr(Column::UpdatedAt, Expr::value(platform::db::now()))
             .col_expr(Column::Version, Expr::col(Column::Version).add(1))
             .filter(Column::Id.eq(id))
             .filter(Column::UserId.eq(owner.user_id));
-        if let Some(Expected(versions)) = expected {
+        if let Some(IfMatchVersions(versions)) = expected {
             update = update.filter(Column::Version.is_in(versions.iter().copied()));
         }
         if let Some(t) = patch.title {
@@ -202,7 +212,7 @@ impl<'a> Tasks<'a> {
             .db
             .run(|c| async move { update.clone().exec_with_returning(&c).await })
             .await?;
-        Ok(rows.into_iter().next().map(Task::from))
+        rows.into_iter().next().map(Task::try_from).transpose()
     }
 
     /// Deletes the task `id` if `owner` owns it (and, with `expected`, its version is one of
@@ -211,12 +221,12 @@ impl<'a> Tasks<'a> {
         &self,
         owner: Caller,
         id: i64,
-        expected: Option<&Expected>,
+        expected: Option<&IfMatchVersions>,
     ) -> Result<bool, DbErr> {
         let mut delete = Entity::delete_many()
             .filter(Column::Id.eq(id))
             .filter(Column::UserId.eq(owner.user_id));
-        if let Some(Expected(versions)) = expected {
+        if let Some(IfMatchVersions(versions)) = expected {
             delete = delete.filter(Column::Version.is_in(versions.iter().copied()));
         }
         let delete = &delete;
@@ -225,5 +235,36 @@ impl<'a> Tasks<'a> {
             .run(|c| async move { delete.clone().exec(&c).await })
             .await?;
         Ok(result.rows_affected > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: &str, priority: &str) -> Model {
+        let at = DateTimeUtc::default();
+        Model {
+            id: 7,
+            user_id: 1,
+            title: "t".into(),
+            description: None,
+            status: status.into(),
+            priority: priority.into(),
+            due_date: None,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_row_with_an_unknown_status_or_priority_is_an_error_not_a_default() {
+        assert!(Task::try_from(row("completed", "high")).is_ok());
+        for (status, priority) in [("done", "high"), ("completed", "urgent")] {
+            let err = Task::try_from(row(status, priority)).unwrap_err();
+            assert!(matches!(err, DbErr::Type(_)), "{err}");
+            assert!(err.to_string().contains("tasks row 7"), "{err}");
+        }
     }
 }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use platform::config::JwtSettings;
 use serde_json::Value;
 use task::config::{KeySettings, TaskConfig};
 use testkit::{
@@ -12,6 +11,7 @@ use testkit::{
     db::{Backend, TestDb},
     inproc::Running,
 };
+use token_contract::settings::JwtSettings;
 use tokio::net::TcpListener;
 
 pub use testkit::api::assert_envelope;

@@ -1,5 +1,8 @@
-//! The schema of the one database both services share. Each service runs these at start-up
-//! (under an advisory lock on PostgreSQL), so whichever starts first creates the tables.
+//! The schema of the one database both services share: the migrations (`m0001`…`m0006`,
+//! whose file names are the names recorded in `seaql_migrations`: never rename one) and the
+//! table and column identifiers more than one crate reads (task reads auth's `users` and
+//! `revoked_tokens`). Each service runs the migrator at start-up (under an advisory lock on
+//! PostgreSQL), so whichever starts first creates the tables.
 
 use sea_orm_migration::prelude::*;
 

@@ -3,15 +3,13 @@
 //! rows; the task service only reads them.
 
 use chrono::{DateTime, Utc};
-use platform::{
-    db::Database,
-    migration::{RevokedTokens, Users, UsersCutoff},
-    revocation::UserTokens,
-};
+use db_schema::{RevokedTokens, Users, UsersCutoff};
+use platform::db::Database;
 use sea_orm::{
     ConnectionTrait, DbErr,
     sea_query::{Expr, ExprTrait, JoinType, Query},
 };
+use token_contract::revocation_rule::UserTokens;
 
 pub struct Revocations<'a> {
     db: &'a Database,

@@ -16,14 +16,14 @@ use std::{
 };
 
 use chrono::TimeDelta;
-use platform::{
+use token_contract::{
     jwt::{Claims, TokenError},
-    revocation::{self, UserTokens},
+    revocation_rule::{self, UserTokens},
 };
 
 use crate::{
     app::{State, error::TaskError},
-    storage::revocation::Revocations,
+    storage::user_tokens::Revocations,
 };
 
 /// Logged-out `jti`s past their token's expiry by more than this are not loaded: a token
@@ -51,7 +51,7 @@ impl RevocationCache {
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         let (read_at, user) = users.get(&claims.user_id)?;
         (read_at.elapsed() < self.ttl)
-            .then(|| revocation::is_revoked(user.as_ref(), claims.iat, &claims.jti))
+            .then(|| revocation_rule::is_revoked(user.as_ref(), claims.iat, &claims.jti))
     }
 
     fn store(&self, user_id: i64, read_at: Instant, user: Option<UserTokens>) {
@@ -85,7 +85,7 @@ impl State {
                 let user = Revocations::new(&self.db)
                     .user_tokens(claims.user_id, platform::db::now() - EXPIRED_MARGIN)
                     .await?;
-                let revoked = revocation::is_revoked(user.as_ref(), claims.iat, &claims.jti);
+                let revoked = revocation_rule::is_revoked(user.as_ref(), claims.iat, &claims.jti);
                 self.revocation.store(claims.user_id, read_at, user);
                 revoked
             }

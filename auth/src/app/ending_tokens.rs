@@ -1,12 +1,12 @@
 //! Ending tokens before they expire, and refusing the ended ones: the rule is
-//! `platform::revocation`'s, applied here against the database on every request, so a
+//! `token_contract::revocation_rule`'s, applied here against the database on every request, so a
 //! token auth has ended is refused by auth at once.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use platform::{
-    db,
+use platform::db;
+use token_contract::{
     jwt::{Claims, TokenError},
-    revocation::{self, UserTokens},
+    revocation_rule::{self, UserTokens},
 };
 
 use crate::{
@@ -39,7 +39,7 @@ impl State {
         if logged_out {
             user.revoked_jtis.insert(claims.jti.clone());
         }
-        if revocation::is_revoked(Some(&user), claims.iat, &claims.jti) {
+        if revocation_rule::is_revoked(Some(&user), claims.iat, &claims.jti) {
             Err(TokenError::Revoked.into())
         } else {
             Ok(claims)
@@ -88,7 +88,7 @@ impl State {
             let Some(current) = accounts.cutoff(user_id).await? else {
                 return Err(TokenError::Revoked.into());
             };
-            let next = revocation::next_cutoff(Utc::now(), current);
+            let next = revocation_rule::next_cutoff(Utc::now(), current);
             if accounts
                 .replace_cutoff(user_id, current, next, password_hash)
                 .await?

@@ -9,10 +9,10 @@ use std::{
 };
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
-use poem_openapi::{Object, SecurityScheme, auth::Bearer};
+use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 
-use crate::config::JwtSettings;
+use crate::settings::JwtSettings;
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -79,15 +79,10 @@ pub enum TokenError {
     #[error("Invalid token")]
     UnknownKey,
     /// Well signed and unexpired, but ended: logged out, issued before the user's last
-    /// password change or logout-all, or of a deleted user (see [`crate::revocation`]).
+    /// password change or logout-all, or of a deleted user (see [`crate::revocation_rule`]).
     #[error("Token has been revoked")]
     Revoked,
 }
-
-/// The `Authorization: Bearer <token>` scheme, as documented in the OpenAPI spec.
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer", bearer_format = "JWT")]
-pub struct BearerToken(pub Bearer);
 
 /// How far in the future `iat` and `nbf` may lie (clock skew between instances).
 pub const FUTURE_LEEWAY_SECS: i64 = 60;
@@ -98,22 +93,6 @@ struct TimedClaims {
     #[serde(flatten)]
     claims: Claims,
     nbf: Option<i64>,
-}
-
-/// RFC 7515 §4.1.11: a `crit` header names extensions the verifier must understand; we
-/// understand none, so such a token is refused rather than half-checked.
-fn has_crit_header(token: &str) -> bool {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    let Some(segment) = token.split('.').next() else {
-        return true;
-    };
-    let Ok(json) = URL_SAFE_NO_PAD.decode(segment) else {
-        return true;
-    };
-    match serde_json::from_slice::<serde_json::Value>(&json) {
-        Ok(serde_json::Value::Object(header)) => header.contains_key("crit"),
-        _ => true,
-    }
 }
 
 /// How many verified tokens a [`Verifier`] remembers.
@@ -250,7 +229,9 @@ impl Verifier {
     /// The full check: header, signature, claims.
     fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.alg != Algorithm::EdDSA || has_crit_header(token) {
+        // RFC 7515 §4.1.11: `crit` names extensions the verifier must understand; we
+        // understand none, so such a token is refused rather than half-checked.
+        if header.alg != Algorithm::EdDSA || header.crit.is_some() {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
