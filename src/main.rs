@@ -12,8 +12,9 @@ use anyhow::Context;
 use auth::config::{AuthConfig, KeySource, SigningArgs};
 use clap::{Args, Parser, Subcommand};
 use platform::{
-    config::{AppEnv, CommonArgs, CommonConfig, JwtArgs, JwtSettings},
-    server, telemetry,
+    http::server,
+    process::config::{AppEnv, CommonArgs, CommonConfig, JwtArgs, JwtSettings},
+    process::telemetry,
 };
 use task::config::TaskConfig;
 use tokio::{net::TcpListener, sync::watch};
@@ -179,8 +180,8 @@ async fn up(settings: StackArgs, common: CommonConfig) -> anyhow::Result<()> {
     };
 
     let database = match &task_cfg.common.database.source {
-        platform::config::DbSource::Url(u) => redact_password(u),
-        platform::config::DbSource::Secret(id) => format!("secret {id}"),
+        platform::process::config::DbSource::Url(u) => redact_password(u),
+        platform::process::config::DbSource::Secret(id) => format!("secret {id}"),
     };
     println!("{}", banner(&public, &auth_url, &task_url, &database));
 

@@ -2,7 +2,9 @@
 //! once as an argument bound to its environment variable (`auth --help` lists them).
 
 use clap::Args;
-use platform::config::{self, CommonArgs, CommonConfig, ConfigError, JwtArgs, JwtSettings};
+use platform::process::config::{
+    self, CommonArgs, CommonConfig, ConfigError, JwtArgs, JwtSettings,
+};
 
 /// Settings only auth reads.
 #[derive(Args, Debug, Clone)]

@@ -221,7 +221,7 @@ async fn jwks_publishes_the_signing_key() {
     assert_eq!(keys[0]["use"], "sig");
     // The published key really verifies the token.
     let set: platform::jwt::JwkSet = serde_json::from_value(jwks).unwrap();
-    let settings = platform::config::JwtSettings::default();
+    let settings = platform::process::config::JwtSettings::default();
     assert!(
         platform::jwt::Verifier::new(&set, &settings)
             .verify(&token)

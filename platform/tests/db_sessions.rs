@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use platform::{
-    config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
     db::Database,
+    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use testkit::db::{Backend, TestDb, backends};

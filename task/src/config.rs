@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use clap::Args;
-use platform::config::{self, CommonArgs, CommonConfig, ConfigError, JwtArgs, JwtSettings};
+use platform::process::config::{
+    self, CommonArgs, CommonConfig, ConfigError, JwtArgs, JwtSettings,
+};
 
 #[derive(Clone, Debug)]
 pub struct KeySettings {

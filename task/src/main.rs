@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use platform::startup::{ServiceCommand, run_service};
+use platform::process::startup::{ServiceCommand, run_service};
 use task::{
     config::{TaskArgs, TaskConfig},
     http, startup,

@@ -1,8 +1,8 @@
 //! Issuing access tokens for a user, and verifying the ones presented back to auth.
 
 use platform::{
-    config::JwtSettings,
     jwt::{Claims, TokenError, Verifier},
+    process::config::JwtSettings,
 };
 
 use crate::{app::error::AuthError, app::signing_keys::KeyRing, domain::User};

@@ -2,7 +2,7 @@
 #![allow(dead_code, unused_imports)]
 
 use auth::config::{AuthConfig, KeySource};
-use platform::config::JwtSettings;
+use platform::process::config::JwtSettings;
 use serde_json::Value;
 use testkit::{
     api::Api,

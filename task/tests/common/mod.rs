@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use platform::config::JwtSettings;
+use platform::process::config::JwtSettings;
 use serde_json::Value;
 use task::config::{KeySettings, TaskConfig};
 use testkit::{

@@ -32,12 +32,13 @@ use tokio::{
     sync::{Semaphore, watch},
 };
 
-pub use crate::connection::{Limits, RequestContext, Stage};
+pub use crate::http::deadlines::{Limits, RequestContext, Stage};
 use crate::{
-    config::CommonConfig,
-    connection::{Clock, DeadlineIo},
-    methods, middleware,
-    wire_errors::{self, EnvelopeIo},
+    http::deadlines::{ConnectionPhase, DeadlineIo},
+    http::methods,
+    http::middleware,
+    http::wire_errors::{self, EnvelopeIo},
+    process::config::CommonConfig,
 };
 
 pub async fn bind(port: u16) -> io::Result<TcpListener> {
@@ -55,7 +56,7 @@ pub struct ServeOptions {
     /// closed when it ends. See [`DRAIN_WINDOW`].
     pub drain: Duration,
     pub limits: Limits,
-    /// See [`crate::client_addr`].
+    /// See [`crate::http::client_addr`].
     pub trusted_proxy_hops: usize,
 }
 
@@ -148,7 +149,7 @@ where
                 }
             },
         };
-        let clock = Clock::new(&options.limits);
+        let clock = ConnectionPhase::new(&options.limits);
         fresh.push(&clock, max);
         let conn = Connection {
             app: app.clone(),
@@ -200,10 +201,10 @@ where
 /// The connections still to send their first request, oldest first: the ones shed at the
 /// cap. Entries of connections that have moved on or ended are dropped lazily.
 #[derive(Default)]
-struct Fresh(Mutex<VecDeque<Weak<Clock>>>);
+struct Fresh(Mutex<VecDeque<Weak<ConnectionPhase>>>);
 
 impl Fresh {
-    fn push(&self, clock: &Arc<Clock>, max: usize) {
+    fn push(&self, clock: &Arc<ConnectionPhase>, max: usize) {
         let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if q.len() >= 2 * max {
             q.retain(|w| w.upgrade().is_some_and(|c| c.is_fresh()));
@@ -231,7 +232,7 @@ struct Connection<E> {
 }
 
 impl<E: Endpoint + 'static> Connection<E> {
-    async fn serve(self, socket: TcpStream, clock: Arc<Clock>) {
+    async fn serve(self, socket: TcpStream, clock: Arc<ConnectionPhase>) {
         let Self {
             app,
             context,

@@ -182,7 +182,7 @@ impl Session {
             // Except those that say the session or the database is gone or refusing.
             Err(sqlx::Error::Database(d)) => !d
                 .code()
-                .is_some_and(|c| crate::db::unavailable_sqlstate(&c)),
+                .is_some_and(|c| super::classify::unavailable_sqlstate(&c)),
             Err(_) => false,
         };
         if !usable {
