@@ -1,4 +1,4 @@
-//! The parking lot in front of the PostgreSQL pool (src/sessions.rs): connections are reused
+//! The parking lot in front of the PostgreSQL pool (src/db/parked.rs): connections are reused
 //! without sqlx's test round trip, yet nothing waits on a parked connection, a cancelled
 //! statement leaves nothing behind, and the pool still closes. Each test runs on SQLite
 //! (the plain pool) and, with TEST_DATABASE_URL, on PostgreSQL.

@@ -3,7 +3,7 @@
 //! own failures and for panics, the security headers, an access log line and a metric.
 
 use std::{
-    panic::AssertUnwindSafe,
+    any::Any,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -11,10 +11,10 @@ use std::{
     time::Instant,
 };
 
-use futures_util::FutureExt;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response,
     http::{HeaderValue, Method, StatusCode, header},
+    middleware::CatchPanic,
 };
 use tracing::Instrument;
 
@@ -46,31 +46,32 @@ pub struct Settings {
 pub fn wrap<E: Endpoint + 'static>(ep: E, settings: Settings) -> impl Endpoint<Output = Response> {
     let recorder = metrics::recorder(settings.service);
     let shared = Arc::new((settings, recorder));
-    ep.around(move |ep, req| {
-        let shared = shared.clone();
-        async move {
-            let (settings, recorder) = &*shared;
-            let request_id = request_id(&req);
-            let span = tracing::info_span!(
-                "request",
-                request_id = %request_id,
-                method = %req.method(),
-                path = %req.uri().path(),
-            );
-            let mut resp = handle(ep, req, settings, recorder).instrument(span).await;
-            let headers = resp.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
-                headers.insert(REQUEST_ID_HEADER, v);
+    ep.with(CatchPanic::new().with_handler(panic_response))
+        .around(move |ep, req| {
+            let shared = shared.clone();
+            async move {
+                let (settings, recorder) = &*shared;
+                let request_id = request_id(&req);
+                let span = tracing::info_span!(
+                    "request",
+                    request_id = %request_id,
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                );
+                let mut resp = handle(ep, req, settings, recorder).instrument(span).await;
+                let headers = resp.headers_mut();
+                if let Ok(v) = HeaderValue::from_str(&request_id) {
+                    headers.insert(REQUEST_ID_HEADER, v);
+                }
+                // Browsers must not guess a type other than the declared one (an error body
+                // rendered as HTML, say).
+                headers.insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+                Ok(resp)
             }
-            // Browsers must not guess a type other than the declared one (an error body
-            // rendered as HTML, say).
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            Ok(resp)
-        }
-    })
+        })
 }
 
 async fn handle<E: Endpoint>(
@@ -116,15 +117,15 @@ async fn handle<E: Endpoint>(
     resp
 }
 
-/// Calls the handler; its errors and panics become the envelope, and a response it marked
+/// Calls the handler; its errors (and, through `CatchPanic`, its panics) become the envelope, and a response it marked
 /// with [`no_store`] gets `Cache-Control: no-store`.
 async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
     let no_store_mark = Arc::new(AtomicBool::new(false));
     req.extensions_mut().insert(NoStore(no_store_mark.clone()));
     let paste_hint = authorization_hint(req.headers().get(header::AUTHORIZATION));
-    let mut resp = match AssertUnwindSafe(ep.call(req)).catch_unwind().await {
-        Ok(Ok(resp)) => envelope_non_json(resp.into_response()),
-        Ok(Err(err)) => {
+    let mut resp = match ep.call(req).await {
+        Ok(resp) => envelope_non_json(resp.into_response()),
+        Err(err) => {
             // A 503 is a dependency's outage, summarised by [`crate::db::outage`]: a line per
             // request here would flood the log for as long as it lasts.
             let status = err.status();
@@ -132,14 +133,6 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
                 tracing::error!(error = %err, "request failed");
             }
             envelope_for(&err).into_response()
-        }
-        Err(panic) => {
-            // The panic hook (telemetry) logged where; the client learns nothing of it.
-            tracing::error!(
-                panic = telemetry::panic_message(panic.as_ref()),
-                "handler panicked"
-            );
-            ApiError::internal().into_response()
         }
     };
     if let Some(hint) = paste_hint
@@ -152,6 +145,16 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
+}
+
+/// A handler's panic, caught by poem's `CatchPanic`: the panic hook (telemetry) logged where;
+/// the client learns nothing of it.
+fn panic_response(panic: Box<dyn Any + Send>) -> Response {
+    tracing::error!(
+        panic = telemetry::panic_message(panic.as_ref()),
+        "handler panicked"
+    );
+    ApiError::internal().into_response()
 }
 
 /// The two ways a token is usually pasted wrong (into Swagger UI's Authorize dialog, or a
@@ -197,6 +200,7 @@ pub fn no_store(req: &Request) {
 
 /// The id that ties a request's response to its log lines: the caller's, the load
 /// balancer's trace root, or a new one.
+// Not poem 3.1.12 `RequestId`: it reuses an incoming id unchecked, ignores `X-Amzn-Trace-Id`, and leaves the header off error responses.
 fn request_id(req: &Request) -> String {
     let valid = |s: &str| {
         !s.is_empty()
@@ -315,6 +319,7 @@ fn envelope_non_json(resp: Response) -> Response {
     resp
 }
 
+// Not poem 3.1.12 `Cors`: it answers an unlisted origin (even on a plain GET) with a plain-text 403, the contract serves it without CORS headers.
 fn allowed_origin(req: &Request, allowed: &[String]) -> Option<String> {
     let origin = req.header(header::ORIGIN)?;
     allowed

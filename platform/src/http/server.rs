@@ -8,6 +8,16 @@
 //! waits the whole grace for a client that stopped sending; so connections are served with
 //! hyper directly, and poem only sees requests. HTTP/2 is not offered: the load balancer
 //! speaks HTTP/1.1 to its targets.
+//!
+//! What stays hand-written because poem 3.1.12 and hyper 1.x lack it:
+//! - separate idle and header deadlines: hyper's `header_read_timeout` also cuts idle
+//!   keep-alive connections ([`crate::http::deadlines`]);
+//! - the connection cap: neither poem's `Server` nor hyper's `http1::Builder` bounds
+//!   connections; shedding the oldest silent one at the cap keeps silent sockets from locking
+//!   real clients out (`at_the_cap_the_oldest_silent_connection_is_shed_for_a_new_client` in
+//!   platform/tests/http_hardening.rs);
+//! - the drain window: poem's graceful shutdown waits the whole grace for a silent client;
+//! - the body deadline: hyper has no body read timeout (`limit_body` in the middleware).
 
 use std::{
     collections::VecDeque,
