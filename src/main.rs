@@ -12,8 +12,9 @@ use anyhow::Context;
 use auth::config::{AuthConfig, KeySource, SigningArgs};
 use clap::{Args, Parser, Subcommand};
 use platform::{
-    config::{AppEnv, CommonArgs, CommonConfig},
-    server, telemetry,
+    http::server,
+    process::config::{AppEnv, CommonArgs, CommonConfig},
+    process::telemetry,
 };
 use task::config::TaskConfig;
 use token_contract::settings::{JwtArgs, JwtSettings};
@@ -180,8 +181,10 @@ async fn up(settings: StackArgs, common: CommonConfig) -> anyhow::Result<()> {
     };
 
     let database = match &task_cfg.common.database.source {
-        platform::config::DbSource::Url(u) => platform::redact::mask_credentials(u),
-        platform::config::DbSource::Secret(id) => format!("secret {id}"),
+        platform::process::config::DbSource::Url(u) => {
+            platform::process::redact::mask_credentials(u)
+        }
+        platform::process::config::DbSource::Secret(id) => format!("secret {id}"),
     };
     println!("{}", banner(&public, &auth_url, &task_url, &database));
 

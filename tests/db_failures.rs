@@ -180,7 +180,7 @@ async fn an_outage_is_503_within_the_deadline_and_logs_one_line_per_request() {
     }
     // A summary comes at the end of its interval: wait for those that count every failure
     // (bounded: the requests took less than an interval, so two intervals at most).
-    let summary_due = started + 2 * platform::outage::INTERVAL + Duration::from_secs(5);
+    let summary_due = started + 2 * platform::db::outage::INTERVAL + Duration::from_secs(5);
     let summarised = loop {
         let failed: u64 = read_log(log.path())
             .iter()

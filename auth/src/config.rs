@@ -2,7 +2,7 @@
 //! once as an argument bound to its environment variable (`auth --help` lists them).
 
 use clap::Args;
-use platform::config::{self, CommonArgs, CommonConfig, ConfigError};
+use platform::process::config::{self, CommonArgs, CommonConfig, ConfigError};
 use token_contract::settings::{JwtArgs, JwtSettings};
 
 /// Settings only auth reads.

@@ -11,7 +11,7 @@ use auth::{
     http, startup,
 };
 use clap::{Parser, Subcommand};
-use platform::startup::{ServiceCommand, run_service};
+use platform::process::startup::{ServiceCommand, run_service};
 
 /// The auth service of the task-management API.
 ///

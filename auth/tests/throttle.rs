@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use auth::app::throttle::{Policy, Throttle};
 use platform::{
-    config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
     db::Database,
+    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
 };
 use testkit::db::{TestDb, backends};
 

@@ -1,31 +1,19 @@
-//! The runtime both services share: configuration, secrets, database and migrations,
-//! telemetry, the error envelope, request plumbing and the server's lifecycle.
+//! The runtime both services share, in three folders by concern:
 //!
-//! A service crate owns its domain, its storage queries and its handlers; everything a
-//! service needs to be a well-behaved process in the cloud lives here, once.
+//! - [`http`]: serving requests — the accept loop and its deadlines, the middleware, the
+//!   error envelope, request-body parsing and the health check;
+//! - [`db`]: the database handle — pools, parked PostgreSQL sessions, the circuit breaker,
+//!   failure classification and outage logging;
+//! - [`process`]: being a process in the cloud — configuration, secrets, TLS roots, the
+//!   outbound HTTP client, logs, metrics and the start-up sequence.
+//!
+//! What auth and task must agree on lives in its own crates: the token contract in
+//! `token-contract`, the shared schema in `db-schema`. A service crate owns its domain, its
+//! storage queries and its handlers; everything a service needs to be a well-behaved process
+//! in the cloud lives here, once.
 
-pub mod circuit;
-pub mod client_addr;
-pub mod config;
-pub mod connection;
 pub mod db;
-pub mod error;
-pub mod header;
-pub mod health;
-pub mod http_client;
-pub mod input;
-pub mod json;
-pub mod methods;
-pub mod metrics;
-pub mod middleware;
-pub mod outage;
-pub mod redact;
-pub mod secrets;
-pub mod server;
-pub mod sessions;
-pub mod startup;
-pub mod telemetry;
-pub mod tls;
-pub mod wire_errors;
+pub mod http;
+pub mod process;
 
-pub use error::{ApiError, ErrorBody, Errors, FieldError, status};
+pub use http::error::{ApiError, ErrorBody, Errors, FieldError, status};

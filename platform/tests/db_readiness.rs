@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use platform::{
-    config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
     db::{Database, is_unavailable},
+    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
 };
 use sea_orm::ConnectionTrait;
 

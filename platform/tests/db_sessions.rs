@@ -1,4 +1,4 @@
-//! The parking lot in front of the PostgreSQL pool (src/sessions.rs): connections are reused
+//! The parking lot in front of the PostgreSQL pool (src/db/parked.rs): connections are reused
 //! without sqlx's test round trip, yet nothing waits on a parked connection, a cancelled
 //! statement leaves nothing behind, and the pool still closes. Each test runs on SQLite
 //! (the plain pool) and, with TEST_DATABASE_URL, on PostgreSQL.
@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use platform::{
-    config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
     db::Database,
+    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use testkit::db::{Backend, TestDb, backends};

@@ -1,13 +1,13 @@
-//! The shared HTTP plumbing against a tiny API, served in-process by `platform::server` on a
+//! The shared HTTP plumbing against a tiny API, served in-process by `platform::http::server` on a
 //! real socket with short limits: slow and silent clients, shutdown, the connection cap,
 //! panics, security headers, `Allow`, duplicate `Authorization`, client address.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use platform::{
-    connection::Limits,
-    middleware::{self, Settings},
-    server::{self, ServeOptions},
+    http::deadlines::Limits,
+    http::middleware::{self, Settings},
+    http::server::{self, ServeOptions},
 };
 use poem::{Endpoint, Request};
 use poem_openapi::{
@@ -381,10 +381,12 @@ async fn a_panicking_handler_answers_500_in_the_envelope_logs_and_counts_it() {
     use tracing_subscriber::prelude::*;
     let logs = Captured::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::registry()
-        .with(platform::telemetry::json_layer(move || writer.clone()));
+    let subscriber =
+        tracing_subscriber::registry().with(platform::process::telemetry::json_layer(move || {
+            writer.clone()
+        }));
     let _guard = tracing::subscriber::set_default(subscriber);
-    platform::metrics::capture();
+    platform::process::metrics::capture();
 
     let ep = app("panicky");
     let (resp, body) = call(
@@ -417,7 +419,7 @@ async fn a_panicking_handler_answers_500_in_the_envelope_logs_and_counts_it() {
             .any(|l| l["message"] == "request completed" && l["status"] == 500),
         "{lines:#?}"
     );
-    let metrics: Vec<Value> = platform::metrics::captured()
+    let metrics: Vec<Value> = platform::process::metrics::captured()
         .into_iter()
         .filter(|m| m["Service"] == "panicky")
         .collect();

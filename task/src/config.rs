@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use platform::config::{self, CommonArgs, CommonConfig, ConfigError};
+use platform::process::config::{self, CommonArgs, CommonConfig, ConfigError};
 use token_contract::settings::{JwtArgs, JwtSettings};
 
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
-use platform::startup::{ServiceCommand, run_service};
+use platform::process::startup::{ServiceCommand, run_service};
 use task::{
     config::{TaskArgs, TaskConfig},
     http, startup,

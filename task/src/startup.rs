@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use platform::server;
+use platform::http::server;
 use tokio::net::TcpListener;
 
 use crate::{app::State, config::TaskConfig, http};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use platform::config::{
+use platform::process::config::{
     AppEnv, CommonConfig, DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource, LogFormat,
 };
 

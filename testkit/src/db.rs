@@ -113,7 +113,7 @@ async fn connect_admin(url: &str) -> DatabaseConnection {
     let failed = |e: DbErr| -> ! {
         panic!(
             "cannot connect to TEST_DATABASE_URL ({}): {e}",
-            platform::redact::mask_credentials(url)
+            platform::process::redact::mask_credentials(url)
         )
     };
     match Database::connect(url).await {

@@ -1,4 +1,4 @@
-//! The condition under which a response body may be written by `platform::json::Json`.
+//! The condition under which a response body may be written by `platform::http::json::Json`.
 
 use poem_openapi::types::ToJSON;
 use serde::Serialize;

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use platform::{
-    config::{AppEnv, DbSource},
     db::Database,
-    secrets::Secrets,
+    process::config::{AppEnv, DbSource},
+    process::secrets::Secrets,
 };
 
 use crate::{

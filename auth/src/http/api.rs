@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use platform::{
     ApiError, Errors,
-    health::HealthResponse,
-    middleware::client_ip,
+    http::health::HealthResponse,
+    http::middleware::client_ip,
     status::{
         BAD_REQUEST, BEARER, CONFLICT, JSON_BODY, TOO_MANY_REQUESTS, UNAUTHORIZED, UNAVAILABLE,
     },
@@ -83,7 +83,7 @@ impl AuthApi {
         }
         let creds = Credentials::try_from(body.0).map_err(ApiError::validation)?;
         let (user, issued) = state.login(&creds, client_ip(req)).await?;
-        platform::middleware::no_store(req);
+        platform::http::middleware::no_store(req);
         Ok(Json(LoginResponse::new("Login successful", user, issued)))
     }
 
@@ -127,7 +127,7 @@ impl AuthApi {
         let (user, issued) = state
             .change_password(caller.0.user_id, &change, client_ip(req))
             .await?;
-        platform::middleware::no_store(req);
+        platform::http::middleware::no_store(req);
         Ok(Json(LoginResponse::new(
             "Password changed successfully",
             user,

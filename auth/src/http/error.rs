@@ -15,7 +15,7 @@ impl From<AuthError> for ApiError {
             AuthError::RateLimited(secs) => ApiError::too_many_requests(secs),
             AuthError::Token(t) => token_rejected(t),
             AuthError::Database(e) if db::is_unavailable(&e) => {
-                platform::outage::DATABASE.record(&e);
+                platform::db::outage::DATABASE.record(&e);
                 ApiError::unavailable("The database is unavailable; try again shortly")
             }
             AuthError::Database(e) => {

@@ -8,7 +8,7 @@ pub mod schema;
 
 use std::sync::Arc;
 
-use platform::{middleware, server};
+use platform::{http::middleware, http::server};
 use poem::Endpoint;
 use poem_openapi::OpenApiService;
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use platform::{
     FieldError,
-    input::{Field, Invalid, Required, Text, TextRules},
+    http::input::{Field, Invalid, Required, Text, TextRules},
 };
 use poem_openapi::{Object, registry::MetaSchema, types::Example};
 use serde_json::Value;

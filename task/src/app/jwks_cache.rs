@@ -31,9 +31,11 @@ impl JwksCache {
     pub fn new(
         settings: KeySettings,
         jwt: JwtSettings,
-    ) -> Result<Self, platform::http_client::HttpClientError> {
-        let http =
-            platform::http_client::client_for(&settings.auth_service_url, settings.fetch_timeout)?;
+    ) -> Result<Self, platform::process::http_client::HttpClientError> {
+        let http = platform::process::http_client::client_for(
+            &settings.auth_service_url,
+            settings.fetch_timeout,
+        )?;
         Ok(Self {
             jwks_url: format!("{}/auth/.well-known/jwks.json", settings.auth_service_url),
             http,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use platform::{config::DbSource, db::Database, secrets::Secrets};
+use platform::{db::Database, process::config::DbSource, process::secrets::Secrets};
 
 use crate::{
     app::{idempotency::Sweeper, jwks_cache::JwksCache, revocation_cache::RevocationCache},

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use platform::{
     ApiError, Errors, FieldError,
-    header::SentHeader,
-    health::HealthResponse,
-    json::Json as SerdeJson,
+    http::header::SentHeader,
+    http::health::HealthResponse,
+    http::json::Json as SerdeJson,
     status::{
         BAD_REQUEST, BEARER, CONFLICT, FORBIDDEN, JSON_BODY, NOT_FOUND, PRECONDITION_FAILED,
         UNAVAILABLE, UNPROCESSABLE,
@@ -158,7 +158,7 @@ impl TaskApi {
     ) -> Result<SerdeJson<TaskList>, { BEARER | BAD_REQUEST }> {
         // The validators have refused negative numbers; a sign that slips through is 0.
         let unsigned = |n: Option<i64>| n.map(|n| u64::try_from(n).unwrap_or(0));
-        let mut invalid = platform::input::Invalid::default();
+        let mut invalid = platform::http::input::Invalid::default();
         let limit = invalid.check("limit", domain::parse_limit(unsigned(limit.0)));
         let offset = invalid.check("offset", domain::parse_offset(unsigned(offset.0)));
         let filter = invalid

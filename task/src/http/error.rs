@@ -31,7 +31,7 @@ impl From<TaskError> for ApiError {
                 ApiError::unauthorized(TokenError::Invalid.to_string())
             }
             TaskError::Database(e) if db::is_unavailable(&e) => {
-                platform::outage::DATABASE.record(&e);
+                platform::db::outage::DATABASE.record(&e);
                 ApiError::unavailable("The database is unavailable; try again shortly")
             }
             TaskError::Database(e) => {

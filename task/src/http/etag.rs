@@ -1,7 +1,7 @@
 //! Entity tags: a task's version as a strong `ETag`, `"<id>-<version>"`, and the
 //! conditional request headers that name them.
 
-use platform::header::SentHeader;
+use platform::http::header::SentHeader;
 
 use crate::domain::{IfMatchVersions, Task};
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use platform::{
     FieldError,
-    input::{Field, Invalid, Optional, Required, Text, TextRules},
+    http::input::{Field, Invalid, Optional, Required, Text, TextRules},
 };
 use poem_openapi::{
     Enum, Object,
@@ -75,7 +75,7 @@ impl From<domain::Priority> for Priority {
     }
 }
 
-// Answered through `platform::json::Json`, so its serde form must equal its `ToJSON` form
+// Answered through `platform::http::json::Json`, so its serde form must equal its `ToJSON` form
 // (the timestamps as poem-openapi writes them; the tests below check it).
 /// A task.
 #[derive(Object, Debug, Clone, PartialEq, Serialize)]
@@ -92,11 +92,11 @@ pub struct Task {
     pub priority: Priority,
     /// Always present; `null` when there is none.
     #[oai(nullable)]
-    #[serde(serialize_with = "platform::json::rfc3339_opt")]
+    #[serde(serialize_with = "platform::http::json::rfc3339_opt")]
     pub due_date: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "platform::json::rfc3339")]
+    #[serde(serialize_with = "platform::http::json::rfc3339")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "platform::json::rfc3339")]
+    #[serde(serialize_with = "platform::http::json::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -456,7 +456,7 @@ mod tests {
     }
 
     proptest! {
-        /// The bodies answered through `platform::json::Json` read exactly as the spec's
+        /// The bodies answered through `platform::http::json::Json` read exactly as the spec's
         /// `ToJSON` form would.
         #[test]
         fn response_bodies_serialise_as_their_schema_says(

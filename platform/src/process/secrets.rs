@@ -9,7 +9,7 @@ use aws_sdk_secretsmanager::{Client, error::DisplayErrorContext};
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::process::tls::TlsError),
     #[error("cannot read secret {id}: {reason}")]
     Fetch { id: String, reason: String },
     #[error("secret {id} has no string value")]
@@ -24,9 +24,9 @@ pub struct Secrets {
 impl Secrets {
     /// A client configured from the standard AWS environment (region, credentials, endpoint).
     pub async fn from_env() -> Result<Self, SecretsError> {
-        let endpoint = crate::config::var("AWS_ENDPOINT_URL").unwrap_or_default();
-        if endpoint.is_empty() || crate::tls::needs_tls(&endpoint) {
-            crate::tls::ensure_roots()?;
+        let endpoint = crate::process::config::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        if endpoint.is_empty() || crate::process::tls::needs_tls(&endpoint) {
+            crate::process::tls::ensure_roots()?;
         }
         let config = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(

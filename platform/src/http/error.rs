@@ -42,7 +42,7 @@ pub struct ErrorBody {
 }
 
 /// `Retry-After` of a 503, in seconds: how often an open circuit lets a trial through
-/// ([`crate::circuit::RETRY_INTERVAL`]), so a retry is the earliest that can succeed.
+/// ([`crate::db::circuit::RETRY_INTERVAL`]), so a retry is the earliest that can succeed.
 pub const UNAVAILABLE_RETRY_AFTER: u64 = 1;
 
 /// An error response in the contract's envelope.
@@ -283,6 +283,142 @@ impl<const S: u16> ApiResponse for Errors<S> {
     }
 
     fn from_parse_request_error(err: poem::Error) -> Self {
-        Self(crate::middleware::envelope_for(&err))
+        Self(envelope_for(&err))
+    }
+}
+
+/// Maps any error the framework raises (routing, extractors, parsers) to the envelope.
+pub fn envelope_for(err: &poem::Error) -> ApiError {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+    if let Some(e) = err.downcast_ref::<ApiError>() {
+        return e.clone();
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        let mut api = ApiError::bad_request(format!("Invalid parameter `{}`", e.name));
+        api.details = Some(vec![FieldError::new(e.name, without_values(&e.reason))]);
+        return api;
+    }
+    if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        let mut api = ApiError::bad_request(format!("Invalid path parameter `{}`", e.name));
+        api.details = Some(vec![FieldError::new(e.name, "must be an integer id")]);
+        return api;
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return ApiError::bad_request(format!(
+            "Malformed JSON body: {}",
+            without_values(&e.reason)
+        ));
+    }
+    if err.is::<ContentTypeError>() {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        );
+    }
+    if err.is::<AuthorizationError>() {
+        return ApiError::unauthorized("No authentication token provided");
+    }
+    let status = err.status();
+    let message = match status {
+        StatusCode::NOT_FOUND => "The requested resource was not found",
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed for this resource",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body is too large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Content-Type must be application/json",
+        StatusCode::BAD_REQUEST => "Bad request",
+        s if s.is_server_error() => "Internal server error",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    };
+    ApiError::new(status, message)
+}
+
+/// A parser's complaint, saying what was expected and where, never what was sent: a body of
+/// the wrong shape may hold a password, and poem-openapi's messages quote the value found
+/// (`Expected input type "T", found <value>`, `failed to parse "T": <detail>`). They name
+/// the expected type first, in quotes; serde_json's syntax errors give only a position;
+/// validators' messages quote the rule.
+fn without_values(reason: &str) -> String {
+    let reason = reason
+        .split(" (occurred while parsing")
+        .next()
+        .unwrap_or(reason)
+        .trim()
+        .trim_end_matches('.');
+    let is_position = |r: &str| {
+        r.rsplit_once(" at line ").is_some_and(|(what, at)| {
+            !what.contains(['"', '`', '\''])
+                && at.split(" column ").all(|n| n.parse::<u64>().is_ok())
+        })
+    };
+    if reason.starts_with("verification failed") || is_position(reason) {
+        return reason.to_owned();
+    }
+    let quoted_type = |prefix: &str| {
+        let rest = reason.strip_prefix(prefix)?;
+        Some(type_name(rest.split('"').next()?))
+    };
+    if let Some(ty) = quoted_type("Type \"") {
+        format!("{ty} is required")
+    } else if let Some(ty) =
+        quoted_type("Expected input type \"").or_else(|| quoted_type("failed to parse \""))
+    {
+        format!("expected {ty}")
+    } else {
+        "could not be parsed".to_owned()
+    }
+}
+
+/// A schema type name as a reader would say it: `integer_int64` is an integer.
+fn type_name(ty: &str) -> String {
+    let base = ty.split('_').next().unwrap_or(ty);
+    match base {
+        "integer" => "an integer".to_owned(),
+        "number" => "a number".to_owned(),
+        "string" => "a string".to_owned(),
+        "boolean" => "true or false".to_owned(),
+        _ if ty.len() <= 40 && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            format!("`{ty}`")
+        }
+        _ => "another type".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn parser_messages_lose_the_values_they_quote() {
+        for (reason, said) in [
+            (
+                r#"Expected input type "LoginRequest", found ["a","secret-pw"]."#,
+                "expected `LoginRequest`",
+            ),
+            (
+                r#"failed to parse "integer_int64": invalid digit in "secret-pw" (occurred while parsing "Page")"#,
+                "expected an integer",
+            ),
+            (
+                r#"Type "string" expects an input value."#,
+                "a string is required",
+            ),
+            (
+                "expected value at line 1 column 13",
+                "expected value at line 1 column 13",
+            ),
+            (
+                "verification failed. maxLength(255)",
+                "verification failed. maxLength(255)",
+            ),
+            ("unknown field `secret-pw`", "could not be parsed"),
+            (
+                "invalid value \"secretpw\" at line 1 column 2",
+                "could not be parsed",
+            ),
+        ] {
+            assert_eq!(without_values(reason), said, "{reason}");
+        }
     }
 }

@@ -45,7 +45,7 @@ where
     match var(name) {
         None => Ok(default),
         Some(raw) => raw.parse().map_err(|e: T::Err| {
-            let raw = crate::redact::mask_credentials(&raw);
+            let raw = crate::process::redact::mask_credentials(&raw);
             ConfigError::new(name, format!("{raw:?}: {e}"))
         }),
     }
@@ -98,7 +98,7 @@ fn supported_database_url(url: String) -> Result<String, ConfigError> {
             "DATABASE_URL",
             format!(
                 "{:?} is not a postgres:// or sqlite:// URL (the only databases supported)",
-                crate::redact::mask_credentials(&url)
+                crate::process::redact::mask_credentials(&url)
             ),
         ))
     }
@@ -133,7 +133,7 @@ pub struct CommonConfig {
     pub database: DatabaseSettings,
     pub cors_origins: Vec<String>,
     pub shutdown_timeout: Duration,
-    /// Proxies in front that append to `X-Forwarded-For` (see [`crate::client_addr`]).
+    /// Proxies in front that append to `X-Forwarded-For` (see [`crate::http::client_addr`]).
     pub trusted_proxy_hops: usize,
 }
 

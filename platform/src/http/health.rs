@@ -43,7 +43,7 @@ pub async fn check(port: u16, path: &str) -> Result<(), String> {
 
 /// Runs the check for the `healthcheck` subcommand and turns it into an exit code.
 pub fn run_cli(path: &str) -> std::process::ExitCode {
-    let port = crate::config::parse_or("PORT", 3000u16).unwrap_or(3000);
+    let port = crate::process::config::parse_or("PORT", 3000u16).unwrap_or(3000);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,6 +8,16 @@
 //! waits the whole grace for a client that stopped sending; so connections are served with
 //! hyper directly, and poem only sees requests. HTTP/2 is not offered: the load balancer
 //! speaks HTTP/1.1 to its targets.
+//!
+//! What stays hand-written because poem 3.1.12 and hyper 1.x lack it:
+//! - separate idle and header deadlines: hyper's `header_read_timeout` also cuts idle
+//!   keep-alive connections ([`crate::http::deadlines`]);
+//! - the connection cap: neither poem's `Server` nor hyper's `http1::Builder` bounds
+//!   connections; shedding the oldest silent one at the cap keeps silent sockets from locking
+//!   real clients out (`at_the_cap_the_oldest_silent_connection_is_shed_for_a_new_client` in
+//!   platform/tests/http_hardening.rs);
+//! - the drain window: poem's graceful shutdown waits the whole grace for a silent client;
+//! - the body deadline: hyper has no body read timeout (`limit_body` in the middleware).
 
 use std::{
     collections::VecDeque,
@@ -32,12 +42,13 @@ use tokio::{
     sync::{Semaphore, watch},
 };
 
-pub use crate::connection::{Limits, RequestContext, Stage};
+pub use crate::http::deadlines::{Limits, RequestContext, Stage};
 use crate::{
-    config::CommonConfig,
-    connection::{Clock, DeadlineIo},
-    methods, middleware,
-    wire_errors::{self, EnvelopeIo},
+    http::deadlines::{ConnectionPhase, DeadlineIo},
+    http::methods,
+    http::middleware,
+    http::wire_errors::{self, EnvelopeIo},
+    process::config::CommonConfig,
 };
 
 pub async fn bind(port: u16) -> io::Result<TcpListener> {
@@ -55,7 +66,7 @@ pub struct ServeOptions {
     /// closed when it ends. See [`DRAIN_WINDOW`].
     pub drain: Duration,
     pub limits: Limits,
-    /// See [`crate::client_addr`].
+    /// See [`crate::http::client_addr`].
     pub trusted_proxy_hops: usize,
 }
 
@@ -148,7 +159,7 @@ where
                 }
             },
         };
-        let clock = Clock::new(&options.limits);
+        let clock = ConnectionPhase::new(&options.limits);
         fresh.push(&clock, max);
         let conn = Connection {
             app: app.clone(),
@@ -200,10 +211,10 @@ where
 /// The connections still to send their first request, oldest first: the ones shed at the
 /// cap. Entries of connections that have moved on or ended are dropped lazily.
 #[derive(Default)]
-struct Fresh(Mutex<VecDeque<Weak<Clock>>>);
+struct Fresh(Mutex<VecDeque<Weak<ConnectionPhase>>>);
 
 impl Fresh {
-    fn push(&self, clock: &Arc<Clock>, max: usize) {
+    fn push(&self, clock: &Arc<ConnectionPhase>, max: usize) {
         let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if q.len() >= 2 * max {
             q.retain(|w| w.upgrade().is_some_and(|c| c.is_fresh()));
@@ -231,7 +242,7 @@ struct Connection<E> {
 }
 
 impl<E: Endpoint + 'static> Connection<E> {
-    async fn serve(self, socket: TcpStream, clock: Arc<Clock>) {
+    async fn serve(self, socket: TcpStream, clock: Arc<ConnectionPhase>) {
         let Self {
             app,
             context,

@@ -69,7 +69,7 @@ impl<T: Type + Serialize + Send> ApiResponse for Json<T> {
 }
 
 /// Serialises a timestamp the way poem-openapi's `ToJSON` does (`to_rfc3339`, so `+00:00`
-/// rather than chrono's own `Z`): `#[serde(serialize_with = "platform::json::rfc3339")]`.
+/// rather than chrono's own `Z`): `#[serde(serialize_with = "platform::http::json::rfc3339")]`.
 pub fn rfc3339<S: Serializer>(t: &chrono::DateTime<chrono::Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339())
 }

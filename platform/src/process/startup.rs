@@ -6,8 +6,9 @@ use std::{future::Future, process::ExitCode};
 use tokio::net::TcpListener;
 
 use crate::{
-    config::{CommonConfig, ConfigError},
-    server, telemetry,
+    http::server,
+    process::config::{CommonConfig, ConfigError},
+    process::telemetry,
 };
 
 /// Runs `serve` for a service called `name` with configuration `cfg`.
@@ -74,7 +75,7 @@ impl ServiceCommand {
         serve: impl FnOnce() -> ExitCode,
     ) -> ExitCode {
         match self {
-            Self::Healthcheck => crate::health::run_cli(health_path),
+            Self::Healthcheck => crate::http::health::run_cli(health_path),
             Self::Openapi => {
                 println!("{}", openapi());
                 ExitCode::SUCCESS

@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use poem::Request;
 
-use crate::connection::RequestContext;
+use crate::http::deadlines::RequestContext;
 
 /// The client address of `req`, under the trusted-proxy setting of the server it came in on.
 pub fn client_ip(req: &Request) -> Option<IpAddr> {

@@ -6,15 +6,15 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum HttpClientError {
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::process::tls::TlsError),
     #[error("cannot build HTTP client: {0}")]
     Build(#[from] reqwest::Error),
 }
 
 /// A client for calls to `base_url`, with a total timeout per request.
 pub fn client_for(base_url: &str, timeout: Duration) -> Result<reqwest::Client, HttpClientError> {
-    if crate::tls::needs_tls(base_url) {
-        crate::tls::ensure_roots()?;
+    if crate::process::tls::needs_tls(base_url) {
+        crate::process::tls::ensure_roots()?;
     }
     Ok(reqwest::Client::builder()
         .timeout(timeout)

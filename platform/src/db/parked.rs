@@ -3,9 +3,11 @@
 //! sqlx tests every connection given back to its pool with a round trip to the server (a
 //! `Sync` answered by `ReadyForQuery`), and sqlx 0.9 has no setting to skip it. sea-orm
 //! checks a connection out for each statement and gives it back after, so every statement
-//! cost two round trips and its connection was held for both: on `GET /tasks` that was half
-//! the database's work, a fifth of the service's CPU, and half the pool's capacity
-//! (bench/RESULTS.md has the figures before and after).
+//! cost two round trips and its connection was held for both. Measured by hand when this
+//! came in (issue 11's closing note; commit f6790f3): `wrk -t2 -c64` on `GET /tasks?limit=20`
+//! against one database, old and new binaries side by side, went from 4.3–4.9k to 5.5–6.3k
+//! req/s and from 195–218 to 138–164 µs of task CPU per request. bench/RESULTS.md does not
+//! isolate this change.
 //!
 //! Here a connection whose statements all ran to completion is parked instead of given back,
 //! and the next statement takes it from the parking lot. What sqlx's test is for stays
@@ -182,7 +184,7 @@ impl Session {
             // Except those that say the session or the database is gone or refusing.
             Err(sqlx::Error::Database(d)) => !d
                 .code()
-                .is_some_and(|c| crate::db::unavailable_sqlstate(&c)),
+                .is_some_and(|c| super::classify::unavailable_sqlstate(&c)),
             Err(_) => false,
         };
         if !usable {

@@ -10,7 +10,7 @@ use std::io::{BufWriter, Stdout};
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*, registry::LookupSpan};
 
-use crate::{config::LogFormat, metrics};
+use crate::{process::config::LogFormat, process::metrics};
 
 /// Lines queued for stdout at most (a few hundred bytes each): about a second of a flood,
 /// and a bound on what a stalled pipe can cost in memory.

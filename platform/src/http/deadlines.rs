@@ -6,7 +6,7 @@
 //! The load balancer keeps idle connections to its targets for 60 s and must never find one
 //! closed under it (that race is a 502), so the idle wait between requests needs a longer
 //! limit than a half-sent head. [`DeadlineIo`] enforces both on the socket's reads and writes,
-//! steered by [`Clock`], which the server flips when a request head arrives and when its
+//! steered by [`ConnectionPhase`], which the server flips when a request head arrives and when its
 //! response is ready.
 
 use std::{
@@ -86,13 +86,13 @@ enum Phase {
     /// A head was read; the body, the handler and the response are timed elsewhere.
     Busy,
     /// Still waiting for its first request when the server, at its connection cap, needed the
-    /// slot: closed at once (see [`Clock::shed`]).
+    /// slot: closed at once (see [`ConnectionPhase::shed`]).
     Shed { at: Instant },
 }
 
 /// A connection's phase, shared by its socket wrapper and its request handler.
 #[derive(Debug)]
-pub struct Clock {
+pub struct ConnectionPhase {
     phase: Mutex<Phase>,
     /// The connection task, parked on the socket while busy: when the phase turns to waiting
     /// it must poll again to arm the deadline (hyper will not, unless data arrives).
@@ -101,7 +101,7 @@ pub struct Clock {
     keep_alive_idle: Duration,
 }
 
-impl Clock {
+impl ConnectionPhase {
     pub fn new(limits: &Limits) -> Arc<Self> {
         Arc::new(Self {
             phase: Mutex::new(Phase::Waiting {
@@ -200,16 +200,16 @@ impl Clock {
     }
 }
 
-/// A socket whose reads and writes fail with `TimedOut` once the [`Clock`]'s deadline passes,
+/// A socket whose reads and writes fail with `TimedOut` once the [`ConnectionPhase`]'s deadline passes,
 /// which makes hyper drop the connection.
 pub struct DeadlineIo<T> {
     inner: T,
-    clock: Arc<Clock>,
+    clock: Arc<ConnectionPhase>,
     sleep: Pin<Box<Sleep>>,
 }
 
 impl<T> DeadlineIo<T> {
-    pub fn new(inner: T, clock: Arc<Clock>) -> Self {
+    pub fn new(inner: T, clock: Arc<ConnectionPhase>) -> Self {
         Self {
             inner,
             clock,
@@ -299,7 +299,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_new_connection_gets_the_header_limit_then_the_idle_limit_between_requests() {
-        let clock = Clock::new(&limits());
+        let clock = ConnectionPhase::new(&limits());
         let start = Instant::now();
         assert_eq!(clock.deadline(), Some(start + Duration::from_secs(10)));
         clock.busy();
@@ -317,12 +317,12 @@ mod tests {
 
     #[test]
     fn only_a_connection_yet_to_send_a_request_is_shed() {
-        let silent = Clock::new(&limits());
+        let silent = ConnectionPhase::new(&limits());
         assert!(silent.is_fresh());
         silent.saw_bytes();
         assert!(silent.shed(), "a head still arriving");
         assert!(!silent.is_fresh());
-        let busy = Clock::new(&limits());
+        let busy = ConnectionPhase::new(&limits());
         busy.busy();
         assert!(!busy.shed());
         busy.waiting();
@@ -334,7 +334,7 @@ mod tests {
     async fn a_shed_socket_fails_its_pending_read_at_once() {
         use tokio::io::AsyncReadExt;
         let (_client, server) = tokio::io::duplex(64);
-        let clock = Clock::new(&limits());
+        let clock = ConnectionPhase::new(&limits());
         let mut io = DeadlineIo::new(server, clock.clone());
         let read = tokio::spawn(async move {
             let mut buf = [0u8; 8];
@@ -355,7 +355,7 @@ mod tests {
     async fn a_silent_socket_fails_its_read_at_the_deadline() {
         use tokio::io::AsyncReadExt;
         let (client, server) = tokio::io::duplex(64);
-        let mut io = DeadlineIo::new(server, Clock::new(&limits()));
+        let mut io = DeadlineIo::new(server, ConnectionPhase::new(&limits()));
         let mut buf = [0u8; 8];
         let err = io.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);

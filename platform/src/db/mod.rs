@@ -1,0 +1,366 @@
+//! The database handle both services share: a bounded pool on SQLite or PostgreSQL,
+//! migrations at start-up, and credential rotation without a restart.
+//!
+//! With `DB_SECRET`, credentials come from Secrets Manager. When rotation changes the
+//! password, connections already open keep working but new ones are refused; the first
+//! operation that sees PostgreSQL reject the login re-reads the secret, swaps in a new pool
+//! and retries once.
+//!
+//! While the database is unreachable, calls fail at once instead of each waiting out the
+//! pool's acquire timeout ([`crate::db::circuit`]); readiness answers within [`PING_TIMEOUT`].
+//!
+//! Every statement has a deadline (`DB_STATEMENT_TIMEOUT_MS`): PostgreSQL cancels it
+//! (`statement_timeout`, SQLSTATE 57014), SQLite gives up waiting for a lock (its busy
+//! timeout), and the caller stops waiting for the whole operation [`CLIENT_MARGIN`] later, so
+//! a dead network or a stuck driver is bounded too. A deadline passed is
+//! [`is_deadline_exceeded`], which [`is_unavailable`] includes (a 503), but it does not open
+//! the circuit: a slow database is not an unreachable one, and it answers again as soon as
+//! whatever held it is gone.
+//!
+//! Split by concern: [`connect`] opens pools and runs migrations, [`generation`] is the pool
+//! handed out and what an operation runs on, [`parked`] keeps PostgreSQL sessions checked
+//! out between operations, [`circuit`] fails fast while the database is down, [`classify`]
+//! tells an unavailable database from a bad statement, [`outage`] logs a failure once per
+//! interval.
+
+pub mod circuit;
+pub mod classify;
+pub mod connect;
+pub mod generation;
+pub mod outage;
+pub mod parked;
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use sea_orm::{ConnAcquireErr, DatabaseConnection, DbErr};
+
+use crate::process::{config::DatabaseSettings, secrets::Secrets};
+use circuit::{Admit, Circuit};
+use classify::{is_session_terminated, no_answer_in_time};
+use connect::{migrate, open_pool, pool_options, probe_server, resolve_url};
+use generation::PoolGeneration;
+
+pub use classify::{
+    is_auth_rejection, is_deadline_exceeded, is_foreign_key_violation, is_unavailable,
+    is_unique_violation,
+};
+pub use connect::DbError;
+pub use generation::Conn;
+
+/// How long readiness waits for the database, so that `/ready` answers within a second.
+pub const PING_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// How much longer than the statement deadline the caller waits for an operation: long
+/// enough for PostgreSQL's own cancellation (a clean error, a reusable connection) to arrive
+/// first, short enough that nobody notices the difference.
+pub const CLIENT_MARGIN: Duration = Duration::from_millis(250);
+
+/// How far back readiness looks for operations that passed their deadline.
+pub const SLOW_WINDOW: Duration = Duration::from_secs(10);
+
+/// Deadline misses remembered for readiness at most (a bound on memory in a long stall).
+const MISSES_KEPT: usize = 10_000;
+
+pub struct Database {
+    conn: RwLock<PoolGeneration>,
+    generation: AtomicU64,
+    refresh: tokio::sync::Mutex<()>,
+    settings: DatabaseSettings,
+    secrets: Option<Secrets>,
+    circuit: Circuit,
+    /// When operations passed their deadline recently, oldest first (for readiness).
+    misses: Mutex<VecDeque<Instant>>,
+}
+
+/// What readiness found ([`Database::readiness`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// The database answers, but `missed` operations passed their deadline (`deadline`) in
+    /// the last [`SLOW_WINDOW`].
+    Slow {
+        missed: usize,
+        deadline: Duration,
+    },
+    /// No answer within [`PING_TIMEOUT`]: from here, a slow server and an unreachable one
+    /// look the same.
+    NoAnswer,
+    /// The connection or the ping failed.
+    Unreachable,
+}
+
+impl Readiness {
+    /// What `/ready` says when it is not ready (503), in words an operator can act on.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            Self::Ready => None,
+            Self::Slow { missed, deadline } => Some(format!(
+                "The database is slow: {missed} operation{} passed the {} ms deadline in the \
+                 last {} s (it answers, but not in time)",
+                if *missed == 1 { "" } else { "s" },
+                deadline.as_millis(),
+                SLOW_WINDOW.as_secs()
+            )),
+            Self::NoAnswer => Some(format!(
+                "The database did not answer within {} ms (unreachable, or too slow to tell)",
+                PING_TIMEOUT.as_millis()
+            )),
+            Self::Unreachable => Some("The database is unreachable".into()),
+        }
+    }
+}
+
+impl Database {
+    /// Connects (reading the secret if configured) and runs pending migrations.
+    pub async fn connect(
+        settings: DatabaseSettings,
+        secrets: Option<Secrets>,
+    ) -> Result<Self, DbError> {
+        let url = resolve_url(&settings.source, secrets.as_ref()).await?;
+        probe_server(&url).await?;
+        migrate(&url).await?;
+        let conn = open_pool(&url, settings.pool_max, Some(settings.statement_timeout)).await?;
+        Ok(Self::with_pool(conn, settings, secrets))
+    }
+
+    /// A pool that connects on first use, without migrating: for a database that may not be
+    /// reachable yet (and for tests of exactly that).
+    pub async fn connect_lazy(
+        settings: DatabaseSettings,
+        secrets: Option<Secrets>,
+    ) -> Result<Self, DbError> {
+        let url = resolve_url(&settings.source, secrets.as_ref()).await?;
+        let mut opts = pool_options(&url, settings.pool_max, Some(settings.statement_timeout));
+        opts.connect_lazy(true);
+        let conn = sea_orm::Database::connect(opts)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Self::with_pool(conn, settings, secrets))
+    }
+
+    fn with_pool(
+        conn: DatabaseConnection,
+        settings: DatabaseSettings,
+        secrets: Option<Secrets>,
+    ) -> Self {
+        Self {
+            conn: RwLock::new(PoolGeneration::new(conn, settings.pool_max)),
+            generation: AtomicU64::new(0),
+            refresh: tokio::sync::Mutex::new(()),
+            settings,
+            secrets,
+            circuit: Circuit::default(),
+            misses: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn current(&self) -> (PoolGeneration, u64) {
+        let guard = self.conn.read().unwrap_or_else(|p| p.into_inner());
+        (guard.clone(), self.generation.load(Ordering::Acquire))
+    }
+
+    /// Runs `op` on one connection, or fails at once with [`ConnAcquireErr::Timeout`] (which
+    /// [`is_unavailable`]) while the database is known to be unreachable.
+    pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: Fn(Conn) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let op = &op;
+        self.guarded(move |pool| async move {
+            let conn = pool.conn().await?;
+            let result = op(conn.clone()).await;
+            conn.finish();
+            result
+        })
+        .await
+    }
+
+    /// Runs `op` on sea-orm's pool itself, for what needs more than [`ConnectionTrait`]
+    /// (a transaction). Same guards as [`Database::run`].
+    pub async fn run_on_pool<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: Fn(DatabaseConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let op = &op;
+        self.guarded(move |pool| async move {
+            let _permit = pool.admit_pool_user().await?;
+            op(pool.orm.clone()).await
+        })
+        .await
+    }
+
+    async fn guarded<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: Fn(PoolGeneration) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let refused = || Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        match self.circuit.admit(Instant::now()) {
+            Admit::Go => {}
+            // A ping bounds the trial's wait by PING_TIMEOUT, not the acquire timeout.
+            Admit::Trial if self.ping().await => {}
+            Admit::Trial | Admit::Refuse => return refused(),
+        }
+        // Dropping the operation at the deadline drops its connection unfinished, which
+        // sqlx then tests (and closes if need be) instead of handing it out again.
+        let deadline = self.settings.statement_timeout + CLIENT_MARGIN;
+        let result = match tokio::time::timeout(deadline, self.run_with_rotation(op)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(no_answer_in_time()),
+        };
+        match &result {
+            Err(e) if is_deadline_exceeded(e) => self.note_miss(Instant::now()),
+            Err(e) if is_unavailable(e) => self.circuit.record(false, Instant::now()),
+            _ => self.circuit.record(true, Instant::now()),
+        }
+        result
+    }
+
+    fn note_miss(&self, now: Instant) {
+        let mut misses = self.misses.lock().unwrap_or_else(|p| p.into_inner());
+        if misses.len() >= MISSES_KEPT {
+            misses.pop_front();
+        }
+        misses.push_back(now);
+    }
+
+    /// Operations that passed their deadline within the last [`SLOW_WINDOW`].
+    fn recent_misses(&self, now: Instant) -> usize {
+        let mut misses = self.misses.lock().unwrap_or_else(|p| p.into_inner());
+        while misses
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > SLOW_WINDOW)
+        {
+            misses.pop_front();
+        }
+        misses.len()
+    }
+
+    /// Runs `op`; if the database refuses our credentials and they come from a secret,
+    /// re-reads it, reconnects and runs `op` once more.
+    async fn run_with_rotation<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: Fn(PoolGeneration) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let (conn, generation) = self.current();
+        let mut result = op(conn.clone()).await;
+        // Pooled connections are not pinged when busy (see connect::PING_IF_IDLE_FOR), so after a
+        // restart, a failover or sessions cut by a rotation the pool may hand out ones the
+        // server has closed. Their statement never ran: each is discarded and the next tried,
+        // at most once per pooled connection.
+        let mut retries = self.settings.pool_max;
+        while retries > 0 && matches!(&result, Err(e) if is_session_terminated(e)) {
+            retries -= 1;
+            result = op(conn.clone()).await;
+        }
+        match result {
+            Err(e) if self.secrets.is_some() && is_auth_rejection(&e) => {
+                tracing::warn!("database rejected the credentials; re-reading the secret");
+                if let Err(refresh_err) = self.refresh(generation).await {
+                    tracing::error!(error = %refresh_err, "credential refresh failed");
+                    return Err(e);
+                }
+                let (conn, _) = self.current();
+                op(conn).await
+            }
+            other => other,
+        }
+    }
+
+    /// Replaces the pool with one built from freshly read credentials, unless another task
+    /// already did so since `seen_generation`.
+    async fn refresh(&self, seen_generation: u64) -> Result<(), DbError> {
+        let _guard = self.refresh.lock().await;
+        if self.generation.load(Ordering::Acquire) != seen_generation {
+            return Ok(());
+        }
+        let url = resolve_url(&self.settings.source, self.secrets.as_ref()).await?;
+        let fresh = PoolGeneration::new(
+            open_pool(
+                &url,
+                self.settings.pool_max,
+                Some(self.settings.statement_timeout),
+            )
+            .await?,
+            self.settings.pool_max,
+        );
+        let old = {
+            let mut guard = self.conn.write().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *guard, fresh)
+        };
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tracing::info!("database pool rebuilt with rotated credentials");
+        tokio::spawn(async move {
+            let _ = old.close().await;
+        });
+        Ok(())
+    }
+
+    /// Can we run a trivial query right now? Answers within [`PING_TIMEOUT`], and always
+    /// asks the database (even with the circuit open): it is how recovery is noticed.
+    pub async fn ping(&self) -> bool {
+        self.ping_outcome().await == Readiness::Ready
+    }
+
+    /// Readiness: the ping, and then whether operations have been passing their deadline.
+    pub async fn readiness(&self) -> Readiness {
+        match self.ping_outcome().await {
+            Readiness::Ready => match self.recent_misses(Instant::now()) {
+                0 => Readiness::Ready,
+                missed => Readiness::Slow {
+                    missed,
+                    deadline: self.settings.statement_timeout,
+                },
+            },
+            other => other,
+        }
+    }
+
+    async fn ping_outcome(&self) -> Readiness {
+        let ping = self.run_with_rotation(|pool| async move {
+            let _permit = pool.admit_pool_user().await?;
+            pool.orm.ping().await
+        });
+        let outcome = match tokio::time::timeout(PING_TIMEOUT, ping).await {
+            Ok(Ok(())) => Readiness::Ready,
+            Ok(Err(_)) => Readiness::Unreachable,
+            Err(_elapsed) => Readiness::NoAnswer,
+        };
+        self.circuit
+            .record(outcome == Readiness::Ready, Instant::now());
+        outcome
+    }
+
+    /// PostgreSQL connections parked between operations ([`crate::db::parked`]); 0 on SQLite.
+    pub fn parked_sessions(&self) -> usize {
+        self.current().0.sessions.map_or(0, |s| s.parked())
+    }
+
+    pub async fn close(&self) {
+        let (pool, _) = self.current();
+        if let Err(e) = pool.close().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+    }
+}
+
+/// The current time at the precision both backends keep (PostgreSQL stores microseconds),
+/// so a row reads back exactly as it was written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    truncate(chrono::Utc::now())
+}
+
+pub fn truncate(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}
