@@ -3,7 +3,7 @@
 //!
 //! `Field<T, true>` is documented as required in the spec, `Field<T, false>` as optional;
 //! both accept anything on the wire and record what they saw. Domain parsers turn them into
-//! domain types, collecting a [`crate::FieldError`] per field.
+//! domain types, collecting a [`super::error::FieldError`] per field.
 
 use std::{borrow::Cow, marker::PhantomData};
 
@@ -103,13 +103,13 @@ fn expects_string<T: Type>() -> bool {
 
 /// The invalid fields of one request, gathered so that all of them are reported at once.
 #[derive(Debug, Default)]
-pub struct Invalid(Vec<crate::FieldError>);
+pub struct Invalid(Vec<super::error::FieldError>);
 
 impl Invalid {
     /// The value of a field's parse, or `None` with the reason noted against `field`.
     pub fn check<T>(&mut self, field: &str, parsed: Result<T, &'static str>) -> Option<T> {
         parsed
-            .map_err(|reason| self.0.push(crate::FieldError::new(field, reason)))
+            .map_err(|reason| self.0.push(super::error::FieldError::new(field, reason)))
             .ok()
     }
 
@@ -131,7 +131,7 @@ impl Invalid {
     }
 
     /// `value` when no field was invalid, else every invalid field.
-    pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<crate::FieldError>> {
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<super::error::FieldError>> {
         match value {
             Some(v) if self.0.is_empty() => Ok(v),
             _ => Err(self.0),

@@ -41,7 +41,7 @@ impl<T: Serialize + Send> IntoResponse for Json<T> {
             // Only a `Serialize` impl that fails on purpose gets here; ours do not.
             Err(e) => {
                 tracing::error!(error = %e, "cannot serialise a response body");
-                crate::ApiError::internal().into_response()
+                super::error::ApiError::internal().into_response()
             }
         }
     }

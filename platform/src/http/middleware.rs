@@ -20,10 +20,9 @@ use tracing::Instrument;
 
 pub use crate::http::client_addr::client_ip;
 use crate::{
-    ApiError,
     http::{
         deadlines::{RequestContext, Stage},
-        error::envelope_for,
+        error::{ApiError, envelope_for},
     },
     process::metrics,
     process::telemetry,

@@ -26,7 +26,7 @@ use poem::http::StatusCode;
 use poem_openapi::types::ToJSON;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::ApiError;
+use super::error::ApiError;
 
 /// The request-head limits named in the 431 message: hyper's default number of header
 /// fields, and the size the server sets (the load balancer's own limit is 64 KB).

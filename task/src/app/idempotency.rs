@@ -109,7 +109,11 @@ impl State {
             // Taken over after we were presumed dead: the other request answers for the key.
             Ok(None) => Err(TaskError::KeyInProgress),
             Err(e) => {
-                if let Err(release) = keys.release(claim).await {
+                // While the database is unavailable the release fails for the same cause,
+                // which the outage summary already counts: one line per request, not two.
+                if let Err(release) = keys.release(claim).await
+                    && !platform::db::is_unavailable(&release)
+                {
                     tracing::warn!(error = %release, "could not release an idempotency key");
                 }
                 Err(e.into())
