@@ -20,7 +20,6 @@ use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
 mod deploy;
-use deploy::NOT_HANDED_IN_THE_CLOUD;
 
 const APP: &str = "task-management";
 /// The environments both deployments define.
@@ -432,17 +431,7 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
     for env in ENVIRONMENTS {
         let t = stack(env, "Services");
         for svc in SERVICES {
-            let reads: BTreeSet<String> = match svc {
-                "auth" => auth::config::env_vars(),
-                _ => task::config::env_vars(),
-            }
-            .into_iter()
-            .collect();
-            let not_handed: BTreeSet<String> = NOT_HANDED_IN_THE_CLOUD
-                .iter()
-                .map(|(k, _)| k.to_string())
-                .filter(|k| reads.contains(k))
-                .collect();
+            let (reads, not_handed) = deploy::reads_and_not_handed(svc);
             let expected: BTreeSet<String> = reads.difference(&not_handed).cloned().collect();
 
             let c = &task_definition(&t, env, svc)["ContainerDefinitions"][0];

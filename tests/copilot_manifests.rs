@@ -22,7 +22,6 @@ const SERVICES: [(&str, &str); 2] = [("auth", "/auth"), ("task", "/tasks")];
 /// Variables a service reads that the manifests deliberately do not hand it in the cloud
 /// (shared with tests/cdk_matches_copilot.rs, which holds the CDK app to the same list).
 mod deploy;
-use deploy::NOT_HANDED_IN_THE_CLOUD;
 
 // --- the manifests, as far as this application uses them ------------------------------------
 
@@ -553,17 +552,7 @@ fn the_image_and_platform_come_from_the_deploy_shell() {
 #[test]
 fn handed_variables_are_exactly_the_ones_the_services_read() {
     for (svc, _) in SERVICES {
-        let reads: BTreeSet<String> = match svc {
-            "auth" => auth::config::env_vars(),
-            _ => task::config::env_vars(),
-        }
-        .into_iter()
-        .collect();
-        let not_handed: BTreeSet<String> = NOT_HANDED_IN_THE_CLOUD
-            .iter()
-            .map(|(k, _)| k.to_string())
-            .filter(|k| reads.contains(k))
-            .collect();
+        let (reads, not_handed) = deploy::reads_and_not_handed(svc);
         for env in ENVIRONMENTS {
             let mut handed: BTreeSet<String> = deployed(svc, env).variables.into_keys().collect();
             handed.extend(addon_injected_vars(svc));

@@ -13,3 +13,24 @@ pub const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[
         "the image sets it (flake.nix), not the manifest",
     ),
 ];
+
+/// What `svc` ("auth" or "task") reads, and the part of it deliberately not handed in the cloud.
+pub fn reads_and_not_handed(
+    svc: &str,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let reads: std::collections::BTreeSet<String> = match svc {
+        "auth" => auth::config::env_vars(),
+        _ => task::config::env_vars(),
+    }
+    .into_iter()
+    .collect();
+    let not_handed = NOT_HANDED_IN_THE_CLOUD
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .filter(|k| reads.contains(k))
+        .collect();
+    (reads, not_handed)
+}
