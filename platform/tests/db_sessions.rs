@@ -9,7 +9,7 @@ use platform::{
     db::Database,
     process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
 };
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use testkit::db::{Backend, TestDb, backends};
 
 async fn database(test_db: &TestDb, pool_max: u32) -> Database {
@@ -31,10 +31,7 @@ fn backend(b: Backend) -> DbBackend {
 async fn select(db: &Database, b: Backend, sql: &str) -> i64 {
     let stmt = Statement::from_string(backend(b), sql.to_owned());
     let row = db
-        .run(|c| {
-            let stmt = stmt.clone();
-            async move { c.query_one_raw(stmt).await }
-        })
+        .run(|c| async move { c.query_one_raw(stmt).await })
         .await
         .expect("query")
         .expect("a row");
@@ -55,8 +52,7 @@ async fn parked_connections_never_starve_the_pool() {
                 i,
                 "{b:?}"
             );
-            db.run_on_pool(|c| async move {
-                let txn = c.begin().await?;
+            db.transaction(|txn| async move {
                 txn.execute_unprepared("SELECT 1").await?;
                 txn.commit().await
             })
@@ -75,10 +71,7 @@ async fn parked_connections_never_starve_the_pool() {
                         i
                     ),
                     1 => db
-                        .run_on_pool(|c| async move {
-                            let txn = c.begin().await?;
-                            txn.commit().await
-                        })
+                        .transaction(|txn| async move { txn.commit().await })
                         .await
                         .expect("transaction"),
                     _ => assert!(db.ping().await),
@@ -138,4 +131,48 @@ async fn a_cancelled_statement_leaves_nothing_behind() {
     }
     assert_eq!(db.parked_sessions(), 1);
     db.close().await;
+}
+
+/// The server ends a session between two statements of one operation (a failover, a
+/// rotation cutting sessions): the statement it never ran goes again on a fresh session, and
+/// the one before it, which did run, does not run twice.
+#[tokio::test]
+#[ignore = "PostgreSQL only: set TEST_DATABASE_URL and run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
+async fn a_statement_on_a_session_the_server_ended_runs_again_on_a_fresh_one() {
+    let b = Backend::Postgres;
+    let test_db = TestDb::new(b).await;
+    let db = database(&test_db, 3).await;
+    let admin = test_db.connect().await;
+    admin
+        .execute_unprepared("CREATE TABLE ran (step BIGINT NOT NULL)")
+        .await
+        .expect("create table");
+    let (before, after) = db
+        .run(|c| async move {
+            let before = backend_pid(&c).await?;
+            c.execute_unprepared("INSERT INTO ran VALUES (1)").await?;
+            // The timeout makes it wait until the backend has exited.
+            admin
+                .execute_unprepared(&format!("SELECT pg_terminate_backend({before}, 5000)"))
+                .await?;
+            c.execute_unprepared("INSERT INTO ran VALUES (2)").await?;
+            Ok((before, backend_pid(&c).await?))
+        })
+        .await
+        .expect("the operation outlives its first session");
+    assert_ne!(before, after, "the ended session was used again");
+    assert_eq!(
+        select(&db, b, "SELECT COUNT(*) FILTER (WHERE step = 1) * 10 + COUNT(*) FILTER (WHERE step = 2) FROM ran").await,
+        11,
+        "each statement ran exactly once"
+    );
+    db.close().await;
+}
+
+async fn backend_pid(c: &impl ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
+    let stmt = Statement::from_string(DbBackend::Postgres, "SELECT pg_backend_pid()::bigint");
+    match c.query_one_raw(stmt).await? {
+        Some(row) => row.try_get_by_index::<i64>(0),
+        None => Err(sea_orm::DbErr::RecordNotFound("pg_backend_pid()".into())),
+    }
 }

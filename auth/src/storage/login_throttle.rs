@@ -64,10 +64,9 @@ impl<'a> LoginThrottleStore<'a> {
                     .add(Column::Key.eq(*key)),
             )
         });
-        let cond = &cond;
         let rows = self
             .db
-            .run(|c| async move { Entity::find().filter(cond.clone()).all(&c).await })
+            .run(|c| async move { Entity::find().filter(cond).all(&c).await })
             .await?;
         Ok(rows.into_iter().map(Counter::from).collect())
     }
@@ -113,14 +112,9 @@ impl<'a> LoginThrottleStore<'a> {
                 ),
             ])
             .to_owned();
-        let (rows, on_conflict) = (&rows, &on_conflict);
+        let upsert = Entity::insert_many(rows).on_conflict(on_conflict);
         self.db
-            .run(|c| async move {
-                Entity::insert_many(rows.clone())
-                    .on_conflict(on_conflict.clone())
-                    .exec_without_returning(&c)
-                    .await
-            })
+            .run(|c| async move { upsert.exec_without_returning(&c).await })
             .await?;
         Ok(())
     }
@@ -136,14 +130,9 @@ impl<'a> LoginThrottleStore<'a> {
         let on_conflict = OnConflict::columns([Column::Scope, Column::Key])
             .update_columns([Column::Failures, Column::WindowStartedAt])
             .to_owned();
-        let (row, on_conflict) = (&row, &on_conflict);
+        let upsert = Entity::insert(row).on_conflict(on_conflict);
         self.db
-            .run(|c| async move {
-                Entity::insert(row.clone())
-                    .on_conflict(on_conflict.clone())
-                    .exec_without_returning(&c)
-                    .await
-            })
+            .run(|c| async move { upsert.exec_without_returning(&c).await })
             .await?;
         Ok(())
     }

@@ -42,10 +42,9 @@ impl<'a> RevokedTokens<'a> {
             user_id: Set(user_id),
             expires_at: Set(expires_at),
         };
-        let row = &row;
         self.db
             .run(|c| async move {
-                Entity::insert(row.clone())
+                Entity::insert(row)
                     .on_conflict(OnConflict::column(Column::Jti).do_nothing().to_owned())
                     .exec_without_returning(&c)
                     .await

@@ -91,12 +91,7 @@ impl<'a> Users<'a> {
             updated_at: Set(now),
             ..Default::default()
         };
-        let model = &model;
-        match self
-            .db
-            .run(|c| async move { model.clone().insert(&c).await })
-            .await
-        {
+        match self.db.run(|c| async move { model.insert(&c).await }).await {
             Ok(m) => Ok(m.into()),
             Err(e) if db::is_unique_violation(&e) => {
                 // Lost a race: find which one to say which.
@@ -110,18 +105,12 @@ impl<'a> Users<'a> {
 
     async fn taken(&self, reg: &Registration) -> Result<Option<Taken>, DbErr> {
         let (username, email) = (reg.username.folded(), reg.email.folded());
-        let (u, e) = (&username, &email);
+        let matching = Entity::find().filter(
+            folded_eq(Column::Username, username.clone()).or(folded_eq(Column::Email, email)),
+        );
         let existing = self
             .db
-            .run(|c| async move {
-                Entity::find()
-                    .filter(
-                        folded_eq(Column::Username, u.clone())
-                            .or(folded_eq(Column::Email, e.clone())),
-                    )
-                    .all(&c)
-                    .await
-            })
+            .run(|c| async move { matching.all(&c).await })
             .await?;
         Ok(
             if existing
@@ -142,16 +131,8 @@ impl<'a> Users<'a> {
         &self,
         folded_username: String,
     ) -> Result<Option<StoredCredentials>, DbErr> {
-        let name = &folded_username;
-        let found = self
-            .db
-            .run(|c| async move {
-                Entity::find()
-                    .filter(folded_eq(Column::Username, name.clone()))
-                    .one(&c)
-                    .await
-            })
-            .await?;
+        let named = Entity::find().filter(folded_eq(Column::Username, folded_username));
+        let found = self.db.run(|c| async move { named.one(&c).await }).await?;
         Ok(found.map(|m| StoredCredentials {
             password_hash: m.password_hash.clone(),
             user: m.into(),

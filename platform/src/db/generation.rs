@@ -1,17 +1,24 @@
-//! What a database operation runs on: the current generation of the pool and, per
-//! operation, one connection from it.
+//! The pool operations run on: one generation of it (sea-orm's pool and, on PostgreSQL,
+//! the parking lot in front of it), and the rotation that replaces it when the database's
+//! credentials change.
 
-use std::sync::Arc;
-
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+use std::{
+    future::Future,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
+
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{
-    connect::ACQUIRE_TIMEOUT,
+    classify::{is_auth_rejection, is_session_terminated},
+    connect::{ACQUIRE_TIMEOUT, DbError, open_pool, resolve_url},
     parked::{Session, Sessions},
 };
+use crate::process::{config::DatabaseSettings, secrets::Secrets};
 
 /// One generation of the pool (credential rotation makes a new one): sea-orm's handle and,
 /// on PostgreSQL, the parking lot in front of it.
@@ -52,68 +59,121 @@ impl PoolGeneration {
     }
 
     /// A connection for one operation: a parked PostgreSQL session, or sea-orm's pool.
-    pub(super) async fn conn(&self) -> Result<Conn, DbErr> {
+    pub(super) async fn conn(&self) -> Result<Link, DbErr> {
         match &self.sessions {
-            Some(s) => Ok(Conn::Session(Arc::new(s.session().await?))),
-            None => Ok(Conn::Pool(self.orm.clone())),
+            Some(s) => Ok(Link::Session(s.session().await?)),
+            None => Ok(Link::Pool(self.orm.clone())),
         }
     }
 }
 
-/// What a database operation runs its statements on (sea-orm's [`ConnectionTrait`]): on
-/// PostgreSQL one checked-out session for the whole operation ([`crate::db::parked`]), on
-/// SQLite the pool.
-#[derive(Clone)]
-pub enum Conn {
+/// What an operation's statements go to.
+pub(super) enum Link {
     Pool(DatabaseConnection),
-    Session(Arc<Session>),
+    Session(Session),
 }
 
-impl Conn {
-    /// Gives a session back for the next operation (see [`Session::finish`]).
-    pub(super) fn finish(self) {
-        if let Conn::Session(s) = self
-            && let Ok(s) = Arc::try_unwrap(s)
-        {
-            s.finish();
-        }
-    }
+/// The pool handed out now, and the credential rotation that replaces it: with
+/// `DB_SECRET`, the first step that sees PostgreSQL reject the login re-reads the secret,
+/// swaps in a new pool and tries once more.
+pub(super) struct Pools {
+    conn: RwLock<PoolGeneration>,
+    generation: AtomicU64,
+    refresh: tokio::sync::Mutex<()>,
+    pub(super) settings: DatabaseSettings,
+    secrets: Option<Secrets>,
 }
 
-#[async_trait::async_trait]
-impl ConnectionTrait for Conn {
-    fn get_database_backend(&self) -> DbBackend {
-        match self {
-            Conn::Pool(c) => c.get_database_backend(),
-            Conn::Session(s) => s.get_database_backend(),
+impl Pools {
+    pub(super) fn new(
+        conn: DatabaseConnection,
+        settings: DatabaseSettings,
+        secrets: Option<Secrets>,
+    ) -> Self {
+        Self {
+            conn: RwLock::new(PoolGeneration::new(conn, settings.pool_max)),
+            generation: AtomicU64::new(0),
+            refresh: tokio::sync::Mutex::new(()),
+            settings,
+            secrets,
         }
     }
 
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self {
-            Conn::Pool(c) => c.execute_raw(stmt).await,
-            Conn::Session(s) => s.execute_raw(stmt).await,
+    pub(super) fn current(&self) -> (PoolGeneration, u64) {
+        let guard = self.conn.read().unwrap_or_else(|p| p.into_inner());
+        (guard.clone(), self.generation.load(Ordering::Acquire))
+    }
+
+    /// A connection for one operation, from the current pool (see [`Pools::with_rotation`]).
+    pub(super) async fn link(&self) -> Result<Link, DbErr> {
+        self.with_rotation(|pool| async move { pool.conn().await })
+            .await
+    }
+
+    /// How many connections the pool holds at most.
+    pub(super) fn pool_max(&self) -> u32 {
+        self.settings.pool_max
+    }
+
+    /// Runs `op`, a step that sends nothing of the caller's (getting a connection, BEGIN, a
+    /// ping), on the current pool; if the database refuses our credentials and they come
+    /// from a secret, re-reads it, reconnects and runs `op` once more.
+    pub(super) async fn with_rotation<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: Fn(PoolGeneration) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
+        let (conn, generation) = self.current();
+        let mut result = op(conn.clone()).await;
+        // Pooled connections are not pinged when busy (see connect::PING_IF_IDLE_FOR), so after a
+        // restart, a failover or sessions cut by a rotation the pool may hand out ones the
+        // server has closed. Their statement never ran: each is discarded and the next tried,
+        // at most once per pooled connection.
+        let mut retries = self.settings.pool_max;
+        while retries > 0 && matches!(&result, Err(e) if is_session_terminated(e)) {
+            retries -= 1;
+            result = op(conn.clone()).await;
+        }
+        match result {
+            Err(e) if self.secrets.is_some() && is_auth_rejection(&e) => {
+                tracing::warn!("database rejected the credentials; re-reading the secret");
+                if let Err(refresh_err) = self.refresh(generation).await {
+                    tracing::error!(error = %refresh_err, "credential refresh failed");
+                    return Err(e);
+                }
+                let (conn, _) = self.current();
+                op(conn).await
+            }
+            other => other,
         }
     }
 
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        match self {
-            Conn::Pool(c) => c.execute_unprepared(sql).await,
-            Conn::Session(s) => s.execute_unprepared(sql).await,
+    /// Replaces the pool with one built from freshly read credentials, unless another task
+    /// already did so since `seen_generation`.
+    async fn refresh(&self, seen_generation: u64) -> Result<(), DbError> {
+        let _guard = self.refresh.lock().await;
+        if self.generation.load(Ordering::Acquire) != seen_generation {
+            return Ok(());
         }
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self {
-            Conn::Pool(c) => c.query_one_raw(stmt).await,
-            Conn::Session(s) => s.query_one_raw(stmt).await,
-        }
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self {
-            Conn::Pool(c) => c.query_all_raw(stmt).await,
-            Conn::Session(s) => s.query_all_raw(stmt).await,
-        }
+        let url = resolve_url(&self.settings.source, self.secrets.as_ref()).await?;
+        let fresh = PoolGeneration::new(
+            open_pool(
+                &url,
+                self.settings.pool_max,
+                Some(self.settings.statement_timeout),
+            )
+            .await?,
+            self.settings.pool_max,
+        );
+        let old = {
+            let mut guard = self.conn.write().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *guard, fresh)
+        };
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tracing::info!("database pool rebuilt with rotated credentials");
+        tokio::spawn(async move {
+            let _ = old.close().await;
+        });
+        Ok(())
     }
 }

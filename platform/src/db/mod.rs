@@ -3,8 +3,8 @@
 //!
 //! With `DB_SECRET`, credentials come from Secrets Manager. When rotation changes the
 //! password, connections already open keep working but new ones are refused; the first
-//! operation that sees PostgreSQL reject the login re-reads the secret, swaps in a new pool
-//! and retries once.
+//! attempt to connect that PostgreSQL rejects re-reads the secret, swaps in a new pool and
+//! connects again ([`generation`]).
 //!
 //! While the database is unreachable, calls fail at once instead of each waiting out the
 //! pool's acquire timeout ([`crate::db::circuit`]); readiness answers within [`PING_TIMEOUT`].
@@ -18,13 +18,14 @@
 //! whatever held it is gone.
 //!
 //! Split by concern: [`connect`] opens pools and runs migrations, [`generation`] is the pool
-//! handed out and what an operation runs on, [`parked`] keeps PostgreSQL sessions checked
-//! out between operations, [`circuit`] fails fast while the database is down, [`classify`]
+//! handed out now and its replacement on rotation, [`conn`] is what an operation sends its
+//! statements through, [`parked`] keeps PostgreSQL sessions checked out between operations, [`circuit`] fails fast while the database is down, [`classify`]
 //! tells an unavailable database from a bad statement, [`outage`] logs a failure once per
 //! interval.
 
 pub mod circuit;
 pub mod classify;
+pub mod conn;
 pub mod connect;
 pub mod generation;
 pub mod outage;
@@ -32,27 +33,25 @@ pub mod parked;
 
 use std::{
     collections::VecDeque,
-    sync::{
-        Mutex, RwLock,
-        atomic::{AtomicU64, Ordering},
-    },
+    future::Future,
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
-use sea_orm::{ConnAcquireErr, DatabaseConnection, DbErr};
+use sea_orm::{ConnAcquireErr, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 
 use crate::process::{config::DatabaseSettings, secrets::Secrets};
 use circuit::{Admit, Circuit};
-use classify::{is_session_terminated, no_answer_in_time};
+use classify::no_answer_in_time;
 use connect::{migrate, open_pool, pool_options, probe_server, resolve_url};
-use generation::PoolGeneration;
+use generation::Pools;
 
 pub use classify::{
     is_auth_rejection, is_deadline_exceeded, is_foreign_key_violation, is_unavailable,
     is_unique_violation,
 };
+pub use conn::Conn;
 pub use connect::DbError;
-pub use generation::Conn;
 
 /// How long readiness waits for the database, so that `/ready` answers within a second.
 pub const PING_TIMEOUT: Duration = Duration::from_millis(800);
@@ -69,11 +68,7 @@ pub const SLOW_WINDOW: Duration = Duration::from_secs(10);
 const MISSES_KEPT: usize = 10_000;
 
 pub struct Database {
-    conn: RwLock<PoolGeneration>,
-    generation: AtomicU64,
-    refresh: tokio::sync::Mutex<()>,
-    settings: DatabaseSettings,
-    secrets: Option<Secrets>,
+    pools: Pools,
     circuit: Circuit,
     /// When operations passed their deadline recently, oldest first (for readiness).
     misses: Mutex<VecDeque<Instant>>,
@@ -151,58 +146,46 @@ impl Database {
         secrets: Option<Secrets>,
     ) -> Self {
         Self {
-            conn: RwLock::new(PoolGeneration::new(conn, settings.pool_max)),
-            generation: AtomicU64::new(0),
-            refresh: tokio::sync::Mutex::new(()),
-            settings,
-            secrets,
+            pools: Pools::new(conn, settings, secrets),
             circuit: Circuit::default(),
             misses: Mutex::new(VecDeque::new()),
         }
     }
 
-    fn current(&self) -> (PoolGeneration, u64) {
-        let guard = self.conn.read().unwrap_or_else(|p| p.into_inner());
-        (guard.clone(), self.generation.load(Ordering::Acquire))
-    }
-
     /// Runs `op` on one connection, or fails at once with [`ConnAcquireErr::Timeout`] (which
-    /// [`is_unavailable`]) while the database is known to be unreachable.
-    pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    /// [`is_unavailable`]) while the database is known to be unreachable. `op` runs once: what
+    /// is retried is a statement the server never ran ([`Conn`]), and getting the connection.
+    pub async fn run<'a, T, F, Fut>(&'a self, op: F) -> Result<T, DbErr>
     where
-        F: Fn(Conn) -> Fut,
-        Fut: std::future::Future<Output = Result<T, DbErr>>,
+        F: FnOnce(Conn<'a>) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
     {
-        let op = &op;
-        self.guarded(move |pool| async move {
-            let conn = pool.conn().await?;
-            let result = op(conn.clone()).await;
-            conn.finish();
-            result
+        self.guarded(async move { op(Conn::new(&self.pools, self.pools.link().await?)).await })
+            .await
+    }
+
+    /// Runs `op` in a transaction on sea-orm's pool; `op` commits it (dropped, it rolls
+    /// back). Same guards as [`Database::run`]; starting the transaction is retried as getting
+    /// a connection is, a statement inside it is not (the transaction is gone with its session).
+    pub async fn transaction<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
+    where
+        F: FnOnce(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
+        self.guarded(async move {
+            let (txn, _permit) = self
+                .pools
+                .with_rotation(|pool| async move {
+                    let permit = pool.admit_pool_user().await?;
+                    Ok((pool.orm.begin().await?, permit))
+                })
+                .await?;
+            op(txn).await
         })
         .await
     }
 
-    /// Runs `op` on sea-orm's pool itself, for what needs more than [`ConnectionTrait`]
-    /// (a transaction). Same guards as [`Database::run`].
-    pub async fn run_on_pool<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
-    where
-        F: Fn(DatabaseConnection) -> Fut,
-        Fut: std::future::Future<Output = Result<T, DbErr>>,
-    {
-        let op = &op;
-        self.guarded(move |pool| async move {
-            let _permit = pool.admit_pool_user().await?;
-            op(pool.orm.clone()).await
-        })
-        .await
-    }
-
-    async fn guarded<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
-    where
-        F: Fn(PoolGeneration) -> Fut,
-        Fut: std::future::Future<Output = Result<T, DbErr>>,
-    {
+    async fn guarded<T>(&self, op: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
         let refused = || Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
         match self.circuit.admit(Instant::now()) {
             Admit::Go => {}
@@ -210,10 +193,10 @@ impl Database {
             Admit::Trial if self.ping().await => {}
             Admit::Trial | Admit::Refuse => return refused(),
         }
-        // Dropping the operation at the deadline drops its connection unfinished, which
+        // Dropping the operation at the deadline drops its connection mid-statement, which
         // sqlx then tests (and closes if need be) instead of handing it out again.
-        let deadline = self.settings.statement_timeout + CLIENT_MARGIN;
-        let result = match tokio::time::timeout(deadline, self.run_with_rotation(op)).await {
+        let deadline = self.pools.settings.statement_timeout + CLIENT_MARGIN;
+        let result = match tokio::time::timeout(deadline, op).await {
             Ok(result) => result,
             Err(_elapsed) => Err(no_answer_in_time()),
         };
@@ -245,67 +228,6 @@ impl Database {
         misses.len()
     }
 
-    /// Runs `op`; if the database refuses our credentials and they come from a secret,
-    /// re-reads it, reconnects and runs `op` once more.
-    async fn run_with_rotation<T, F, Fut>(&self, op: F) -> Result<T, DbErr>
-    where
-        F: Fn(PoolGeneration) -> Fut,
-        Fut: std::future::Future<Output = Result<T, DbErr>>,
-    {
-        let (conn, generation) = self.current();
-        let mut result = op(conn.clone()).await;
-        // Pooled connections are not pinged when busy (see connect::PING_IF_IDLE_FOR), so after a
-        // restart, a failover or sessions cut by a rotation the pool may hand out ones the
-        // server has closed. Their statement never ran: each is discarded and the next tried,
-        // at most once per pooled connection.
-        let mut retries = self.settings.pool_max;
-        while retries > 0 && matches!(&result, Err(e) if is_session_terminated(e)) {
-            retries -= 1;
-            result = op(conn.clone()).await;
-        }
-        match result {
-            Err(e) if self.secrets.is_some() && is_auth_rejection(&e) => {
-                tracing::warn!("database rejected the credentials; re-reading the secret");
-                if let Err(refresh_err) = self.refresh(generation).await {
-                    tracing::error!(error = %refresh_err, "credential refresh failed");
-                    return Err(e);
-                }
-                let (conn, _) = self.current();
-                op(conn).await
-            }
-            other => other,
-        }
-    }
-
-    /// Replaces the pool with one built from freshly read credentials, unless another task
-    /// already did so since `seen_generation`.
-    async fn refresh(&self, seen_generation: u64) -> Result<(), DbError> {
-        let _guard = self.refresh.lock().await;
-        if self.generation.load(Ordering::Acquire) != seen_generation {
-            return Ok(());
-        }
-        let url = resolve_url(&self.settings.source, self.secrets.as_ref()).await?;
-        let fresh = PoolGeneration::new(
-            open_pool(
-                &url,
-                self.settings.pool_max,
-                Some(self.settings.statement_timeout),
-            )
-            .await?,
-            self.settings.pool_max,
-        );
-        let old = {
-            let mut guard = self.conn.write().unwrap_or_else(|p| p.into_inner());
-            std::mem::replace(&mut *guard, fresh)
-        };
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        tracing::info!("database pool rebuilt with rotated credentials");
-        tokio::spawn(async move {
-            let _ = old.close().await;
-        });
-        Ok(())
-    }
-
     /// Can we run a trivial query right now? Answers within [`PING_TIMEOUT`], and always
     /// asks the database (even with the circuit open): it is how recovery is noticed.
     pub async fn ping(&self) -> bool {
@@ -319,7 +241,7 @@ impl Database {
                 0 => Readiness::Ready,
                 missed => Readiness::Slow {
                     missed,
-                    deadline: self.settings.statement_timeout,
+                    deadline: self.pools.settings.statement_timeout,
                 },
             },
             other => other,
@@ -327,7 +249,7 @@ impl Database {
     }
 
     async fn ping_outcome(&self) -> Readiness {
-        let ping = self.run_with_rotation(|pool| async move {
+        let ping = self.pools.with_rotation(|pool| async move {
             let _permit = pool.admit_pool_user().await?;
             pool.orm.ping().await
         });
@@ -343,11 +265,11 @@ impl Database {
 
     /// PostgreSQL connections parked between operations ([`crate::db::parked`]); 0 on SQLite.
     pub fn parked_sessions(&self) -> usize {
-        self.current().0.sessions.map_or(0, |s| s.parked())
+        self.pools.current().0.sessions.map_or(0, |s| s.parked())
     }
 
     pub async fn close(&self) {
-        let (pool, _) = self.current();
+        let (pool, _) = self.pools.current();
         if let Err(e) = pool.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }

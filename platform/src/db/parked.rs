@@ -25,16 +25,12 @@
 //! before taking one ([`Sessions::admit_pool_user`]).
 
 use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use sea_orm::{
-    ConnAcquireErr, ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
-    Statement,
+    ConnAcquireErr, DbErr, ExecResult, QueryResult, RuntimeErr, Statement,
     sqlx::{self, PgPool, Postgres, pool::PoolConnection},
 };
 use sea_query_sqlx::SqlxValues;
@@ -107,9 +103,9 @@ impl Sessions {
         };
         Ok(Session {
             sessions: self.clone(),
-            conn: tokio::sync::Mutex::new(Some(conn)),
+            conn: Some(conn),
             taken,
-            clean: AtomicBool::new(true),
+            clean: true,
             _permit: permit,
         })
     }
@@ -144,38 +140,71 @@ impl Sessions {
     }
 }
 
-/// One checked-out connection, used through sea-orm's [`ConnectionTrait`]. Give it back with
-/// [`Session::finish`]; dropped without it (a cancelled request), it goes back to sqlx.
+/// One checked-out connection. Dropped after a run of statements that all completed, it is
+/// parked for the next operation; dropped otherwise (a statement cut off by a cancelled
+/// request, a broken connection), it goes back to sqlx, which tests it.
 pub struct Session {
     sessions: Arc<Sessions>,
-    conn: tokio::sync::Mutex<Option<PoolConnection<Postgres>>>,
+    conn: Option<PoolConnection<Postgres>>,
     taken: Instant,
-    /// False once a statement ended in something other than a result or a database error.
-    clean: AtomicBool,
+    /// False while a statement is on the wire and once one ended in something other than a
+    /// result or a database error.
+    clean: bool,
     _permit: OwnedSemaphorePermit,
 }
 
-impl Session {
-    /// Parks the connection if every statement on it ran to completion.
-    pub fn finish(self) {
-        let conn = self.conn.into_inner();
-        if let Some(conn) = conn
-            && self.clean.load(Ordering::Acquire)
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && self.clean
         {
             self.sessions.park(conn, self.taken);
         }
     }
+}
 
-    /// Runs `f` on the connection, and notes whether the connection is still in a known state.
-    async fn with<T>(
-        &self,
-        f: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, sqlx::Error>,
-    ) -> Result<T, sqlx::Error> {
-        let mut guard = self.conn.lock().await;
-        let Some(conn) = guard.as_mut() else {
-            return Err(sqlx::Error::PoolClosed);
+/// One statement, in the four shapes sea-orm's [`ConnectionTrait`] sends.
+#[derive(Clone, Copy)]
+pub enum Request<'s> {
+    Execute(&'s Statement),
+    Unprepared(&'s str),
+    One(&'s Statement),
+    All(&'s Statement),
+}
+
+pub enum Response {
+    Executed(ExecResult),
+    One(Option<QueryResult>),
+    All(Vec<QueryResult>),
+}
+
+impl Session {
+    /// Sends one statement, and notes whether the connection is still in a known state.
+    pub async fn send(&mut self, request: Request<'_>) -> Result<Response, DbErr> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(exec_error(sqlx::Error::PoolClosed));
         };
-        let result = f(conn).await;
+        let was_clean = std::mem::replace(&mut self.clean, false);
+        let result = match request {
+            Request::Execute(stmt) => query(stmt)
+                .execute(&mut **conn)
+                .await
+                .map(|r| Response::Executed(r.into())),
+            Request::Unprepared(sql) => {
+                use sqlx::Executor;
+                conn.execute(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .await
+                    .map(|r| Response::Executed(r.into()))
+            }
+            Request::One(stmt) => query(stmt)
+                .fetch_optional(&mut **conn)
+                .await
+                .map(|row| Response::One(row.map(QueryResult::from))),
+            Request::All(stmt) => query(stmt)
+                .fetch_all(&mut **conn)
+                .await
+                .map(|rows| Response::All(rows.into_iter().map(QueryResult::from).collect())),
+        };
         // A database error (a constraint, a bad value) leaves the session usable (sqlx reads
         // on to ReadyForQuery before the next statement). Anything else may have left it
         // mid-protocol, or gone.
@@ -187,10 +216,11 @@ impl Session {
                 .is_some_and(|c| super::classify::unavailable_sqlstate(&c)),
             Err(_) => false,
         };
-        if !usable {
-            self.clean.store(false, Ordering::Release);
-        }
-        result
+        self.clean = was_clean && usable;
+        result.map_err(|e| match request {
+            Request::Execute(_) | Request::Unprepared(_) => exec_error(e),
+            Request::One(_) | Request::All(_) => query_error(e),
+        })
     }
 }
 
@@ -213,42 +243,5 @@ fn acquire_error(e: sqlx::Error) -> DbErr {
         sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
         sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
         e => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))),
-    }
-}
-
-#[async_trait::async_trait]
-impl ConnectionTrait for Session {
-    fn get_database_backend(&self) -> DbBackend {
-        DbBackend::Postgres
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.with(async |c| query(&stmt).execute(c).await)
-            .await
-            .map(ExecResult::from)
-            .map_err(exec_error)
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        use sqlx::Executor;
-        let sql = sql.to_owned();
-        self.with(async |c| c.execute(sqlx::AssertSqlSafe(sql)).await)
-            .await
-            .map(ExecResult::from)
-            .map_err(exec_error)
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.with(async |c| query(&stmt).fetch_optional(c).await)
-            .await
-            .map(|row| row.map(QueryResult::from))
-            .map_err(query_error)
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.with(async |c| query(&stmt).fetch_all(c).await)
-            .await
-            .map(|rows| rows.into_iter().map(QueryResult::from).collect())
-            .map_err(query_error)
     }
 }

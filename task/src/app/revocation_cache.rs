@@ -23,7 +23,7 @@ use token_contract::{
 
 use crate::{
     app::{State, error::TaskError},
-    storage::user_tokens::Revocations,
+    storage::user_tokens::UserTokenRecords,
 };
 
 /// Logged-out `jti`s past their token's expiry by more than this are not loaded: a token
@@ -82,7 +82,7 @@ impl State {
             Some(revoked) => revoked,
             None => {
                 let read_at = Instant::now();
-                let user = Revocations::new(&self.db)
+                let user = UserTokenRecords::new(&self.db)
                     .user_tokens(claims.user_id, platform::db::now() - EXPIRED_MARGIN)
                     .await?;
                 let revoked = revocation_rule::is_revoked(user.as_ref(), claims.iat, &claims.jti);

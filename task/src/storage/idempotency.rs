@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use platform::db::Database;
 use sea_orm::{
     ActiveValue::Set,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
     entity::prelude::*,
     sea_query::{OnConflict, Query},
 };
@@ -107,11 +107,10 @@ impl<'a> IdempotencyKeys<'a> {
             created_at: Set(claimed_at),
             ..Default::default()
         };
-        let row = &row;
         let inserted = self
             .db
             .run(|c| async move {
-                Entity::insert(row.clone())
+                Entity::insert(row)
                     .on_conflict(
                         OnConflict::columns([Column::UserId, Column::Key])
                             .do_nothing()
@@ -161,10 +160,9 @@ impl<'a> IdempotencyKeys<'a> {
             .col_expr(Column::CreatedAt, Expr::value(claimed_at))
             .filter(Column::Id.eq(previous.id))
             .filter(Column::CreatedAt.eq(previous.claimed_at));
-        let update = &update;
         let result = self
             .db
-            .run(|c| async move { update.clone().exec(&c).await })
+            .run(|c| async move { update.exec(&c).await })
             .await?;
         Ok((result.rows_affected == 1).then_some(Claim {
             id: previous.id,
@@ -180,11 +178,9 @@ impl<'a> IdempotencyKeys<'a> {
         owner: Caller,
         new: NewTask,
     ) -> Result<Option<Task>, DbErr> {
-        let new = &new;
         self.db
-            .run_on_pool(|c| async move {
-                let txn = c.begin().await?;
-                let task = tasks::insert(&txn, owner, new.clone()).await?;
+            .transaction(|txn| async move {
+                let task = tasks::insert(&txn, owner, new).await?;
                 let body = serde_json::to_string(&task).map_err(|e| DbErr::Json(e.to_string()))?;
                 let done = Entity::update_many()
                     .col_expr(Column::Status, Expr::value(DONE))
@@ -228,12 +224,11 @@ impl<'a> IdempotencyKeys<'a> {
             .and_where(Column::CreatedAt.lt(cutoff))
             .limit(limit)
             .to_owned();
-        let expired = &expired;
         let result = self
             .db
             .run(|c| async move {
                 Entity::delete_many()
-                    .filter(Column::Id.in_subquery(expired.clone()))
+                    .filter(Column::Id.in_subquery(expired))
                     .exec(&c)
                     .await
             })

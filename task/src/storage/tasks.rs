@@ -94,9 +94,8 @@ impl<'a> Tasks<'a> {
     }
 
     pub async fn create(&self, owner: Caller, new: NewTask) -> Result<Task, DbErr> {
-        let new = &new;
         self.db
-            .run(|c| async move { insert(&c, owner, new.clone()).await })
+            .run(|c| async move { insert(&c, owner, new).await })
             .await?
             .try_into()
     }
@@ -125,36 +124,32 @@ impl<'a> Tasks<'a> {
         if let Some(p) = filter.priority {
             cond = cond.add(Column::Priority.eq(p.as_str()));
         }
-        let cond = &cond;
+        let total = Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from(Entity)
+            .cond_where(cond.clone())
+            .to_owned();
+        let counted_page = Entity::find()
+            .filter(cond.clone())
+            .expr_as(
+                Expr::SubQuery(None, Box::new(total.into_sub_query_statement())),
+                "total_count",
+            )
+            .order_by_desc(Column::CreatedAt)
+            .order_by_desc(Column::Id)
+            .limit(filter.limit)
+            .offset(filter.offset)
+            .into_model::<Counted>();
         let page = self
             .db
-            .run(|c| async move {
-                let total = Query::select()
-                    .expr(Expr::cust("COUNT(*)"))
-                    .from(Entity)
-                    .cond_where(cond.clone())
-                    .to_owned();
-                Entity::find()
-                    .filter(cond.clone())
-                    .expr_as(
-                        Expr::SubQuery(None, Box::new(total.into_sub_query_statement())),
-                        "total_count",
-                    )
-                    .order_by_desc(Column::CreatedAt)
-                    .order_by_desc(Column::Id)
-                    .limit(filter.limit)
-                    .offset(filter.offset)
-                    .into_model::<Counted>()
-                    .all(&c)
-                    .await
-            })
+            .run(|c| async move { counted_page.all(&c).await })
             .await?;
         let total = match page.first() {
             Some(Counted(_, total)) => u64::try_from(*total).unwrap_or_default(),
             None if filter.offset == 0 => 0,
             None => {
                 self.db
-                    .run(|c| async move { Entity::find().filter(cond.clone()).count(&c).await })
+                    .run(|c| async move { Entity::find().filter(cond).count(&c).await })
                     .await?
             }
         };
@@ -207,10 +202,9 @@ impl<'a> Tasks<'a> {
         if let Some(d) = patch.due_date {
             update = update.col_expr(Column::DueDate, Expr::value(d));
         }
-        let update = &update;
         let rows = self
             .db
-            .run(|c| async move { update.clone().exec_with_returning(&c).await })
+            .run(|c| async move { update.exec_with_returning(&c).await })
             .await?;
         rows.into_iter().next().map(Task::try_from).transpose()
     }
@@ -229,10 +223,9 @@ impl<'a> Tasks<'a> {
         if let Some(IfMatchVersions(versions)) = expected {
             delete = delete.filter(Column::Version.is_in(versions.iter().copied()));
         }
-        let delete = &delete;
         let result = self
             .db
-            .run(|c| async move { delete.clone().exec(&c).await })
+            .run(|c| async move { delete.exec(&c).await })
             .await?;
         Ok(result.rows_affected > 0)
     }

@@ -11,11 +11,12 @@ use sea_orm::{
 };
 use token_contract::revocation_rule::UserTokens;
 
-pub struct Revocations<'a> {
+/// The rows auth keeps about each user's tokens, read-only from here.
+pub struct UserTokenRecords<'a> {
     db: &'a Database,
 }
 
-impl<'a> Revocations<'a> {
+impl<'a> UserTokenRecords<'a> {
     pub fn new(db: &'a Database) -> Self {
         Self { db }
     }
@@ -43,10 +44,9 @@ impl<'a> Revocations<'a> {
             )
             .and_where(Expr::col((Users::Table, Users::Id)).eq(user_id))
             .to_owned();
-        let query = &query;
         let rows = self
             .db
-            .run(|c| async move { c.query_all(query).await })
+            .run(|c| async move { c.query_all(&query).await })
             .await?;
         let mut found: Option<UserTokens> = None;
         for row in rows {
