@@ -48,8 +48,9 @@ impl<'a> Conn<'a> {
                 None => link.insert(self.pools.link().await?),
             };
             let result = match current {
-                Link::Session(s) => s.send(request).await,
-                Link::Pool(c) => send_to_pool(c, request).await,
+                Link::Session(s) => s.send(&request).await,
+                // SQLite: the pool, whose statements are never ended by a server.
+                Link::Pool(c) => return send_to_pool(c, request).await,
             };
             match result {
                 Err(e) if replacements > 0 && is_session_terminated(&e) => {
@@ -65,10 +66,10 @@ impl<'a> Conn<'a> {
 
 async fn send_to_pool(c: &DatabaseConnection, request: Request<'_>) -> Result<Response, DbErr> {
     Ok(match request {
-        Request::Execute(stmt) => Response::Executed(c.execute_raw(stmt.clone()).await?),
+        Request::Execute(stmt) => Response::Executed(c.execute_raw(stmt).await?),
         Request::Unprepared(sql) => Response::Executed(c.execute_unprepared(sql).await?),
-        Request::One(stmt) => Response::One(c.query_one_raw(stmt.clone()).await?),
-        Request::All(stmt) => Response::All(c.query_all_raw(stmt.clone()).await?),
+        Request::One(stmt) => Response::One(c.query_one_raw(stmt).await?),
+        Request::All(stmt) => Response::All(c.query_all_raw(stmt).await?),
     })
 }
 
@@ -85,7 +86,7 @@ impl ConnectionTrait for Conn<'_> {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self.send(Request::Execute(&stmt)).await? {
+        match self.send(Request::Execute(stmt)).await? {
             Response::Executed(r) => Ok(r),
             _ => Err(mismatch()),
         }
@@ -99,14 +100,14 @@ impl ConnectionTrait for Conn<'_> {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self.send(Request::One(&stmt)).await? {
+        match self.send(Request::One(stmt)).await? {
             Response::One(r) => Ok(r),
             _ => Err(mismatch()),
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self.send(Request::All(&stmt)).await? {
+        match self.send(Request::All(stmt)).await? {
             Response::All(r) => Ok(r),
             _ => Err(mismatch()),
         }

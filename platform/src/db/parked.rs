@@ -163,13 +163,13 @@ impl Drop for Session {
     }
 }
 
-/// One statement, in the four shapes sea-orm's [`ConnectionTrait`] sends.
-#[derive(Clone, Copy)]
+/// One statement, in the four shapes sea-orm's [`ConnectionTrait`] sends; owned, so that the
+/// pool can take it as it is and a session can send it again.
 pub enum Request<'s> {
-    Execute(&'s Statement),
+    Execute(Statement),
     Unprepared(&'s str),
-    One(&'s Statement),
-    All(&'s Statement),
+    One(Statement),
+    All(Statement),
 }
 
 pub enum Response {
@@ -180,7 +180,7 @@ pub enum Response {
 
 impl Session {
     /// Sends one statement, and notes whether the connection is still in a known state.
-    pub async fn send(&mut self, request: Request<'_>) -> Result<Response, DbErr> {
+    pub async fn send(&mut self, request: &Request<'_>) -> Result<Response, DbErr> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(exec_error(sqlx::Error::PoolClosed));
         };
@@ -192,7 +192,7 @@ impl Session {
                 .map(|r| Response::Executed(r.into())),
             Request::Unprepared(sql) => {
                 use sqlx::Executor;
-                conn.execute(sqlx::AssertSqlSafe(sql.to_owned()))
+                conn.execute(sqlx::AssertSqlSafe(String::from(*sql)))
                     .await
                     .map(|r| Response::Executed(r.into()))
             }
