@@ -10,11 +10,13 @@ set -euo pipefail
 BENCH=${BENCH:-$(dirname "$0")/../target/release/bench}
 WORK=$(mktemp -d)
 declare -A URL PID TOK AURL APID ID
+HOLDERS=()
 start() { # name dir
   local f=$WORK/hold.$1
   rm -f $f.in; mkfifo $f.in
-  (sleep 100000 > $f.in &) 
   $BENCH --hold --auth-bin $2/auth --task-bin $2/task < $f.in > $f.out 2> $f.err &
+  # Its standard input stays open until this script closes the descriptor (or exits).
+  local fd; exec {fd}> $f.in; HOLDERS+=("$fd")
   for _ in $(seq 1 240); do grep -q READER_TASK_ID $f.out 2>/dev/null && break; sleep 1; done
   URL[$1]=$(sed -n 's/^TASK_URL=\([^ ]*\) .*/\1/p' $f.out); PID[$1]=$(sed -n 's/.*TASK_PID=//p' $f.out)
   AURL[$1]=$(sed -n 's/^AUTH_URL=\([^ ]*\) .*/\1/p' $f.out); APID[$1]=$(sed -n 's/.*AUTH_PID=//p' $f.out)
@@ -47,6 +49,6 @@ A=$1; B=$3; start $A $2; start $B $4
 ROUNDS=$5; KIND=$6; C=${7:-64}
 for r in $(seq 1 $ROUNDS); do run $A $KIND $C; run $B $KIND $C; done
 # Closing each holder's standard input makes it stop its services and drop its database.
-pkill -f "sleep 100000" || true
+for fd in "${HOLDERS[@]}"; do exec {fd}>&-; done
 wait 2>/dev/null || true
 rm -rf "$WORK"
