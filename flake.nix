@@ -35,6 +35,7 @@
           ./Cargo.toml
           ./Cargo.lock
           ./src
+          ./musl-memcpy
           ./platform
           ./token-contract
           ./db-schema

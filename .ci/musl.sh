@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The deployable binaries without Nix: a static musl release build of auth and task (Debian's
 # musl-gcc compiles the C inside SQLite, aws-lc and ring), checked for what a scratch image needs:
+#   0. musl-memcpy's tests on the musl target (its memcpy is the one the link takes);
 #   1. statically linked and stripped, within the size budget (32 MiB each, 12 MiB gzip -9);
 #   2. each runs as uid 65534, chrooted into a directory holding only its image's files
 #      (flake.nix: the binary, fakeNss's passwd/group/nsswitch.conf and /var/empty,
@@ -33,6 +34,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   start=$(date +%s)
   CC_x86_64_unknown_linux_musl=musl-gcc cargo build --release --locked --target "$TARGET" -p auth -p task
   echo "release build: $(($(date +%s) - start)) s"
+  # The static binaries take memcpy/memmove from musl-memcpy, not musl: its tests on this target
+  # check every size, alignment and overlap, and that the link resolved libc's names to it.
+  CC_x86_64_unknown_linux_musl=musl-gcc cargo test --release --locked --target "$TARGET" -p musl-memcpy
 fi
 
 echo "== 1. static, stripped, size budget"

@@ -120,6 +120,7 @@ fn the_code_map_names_every_folder_and_source_file() {
         "platform/src",
         "token-contract/src",
         "db-schema/src",
+        "musl-memcpy/src",
         "src",
         "testkit/src",
         "bench/src",
@@ -186,6 +187,7 @@ fn every_ignore_reason_names_both_runners_flag() {
         "platform/src",
         "token-contract/src",
         "db-schema/src",
+        "musl-memcpy/src",
         "src",
         "testkit/src",
     ] {

@@ -5,6 +5,10 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// musl's memcpy is `rep movsq` for every size, slow on the small copies Rust makes; this crate's
+// takes its place in the static binary (musl-memcpy/src/copy.c).
+use musl_memcpy as _;
+
 use auth::{
     app::signing_keys,
     config::{AuthArgs, AuthConfig},
