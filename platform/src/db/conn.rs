@@ -45,7 +45,9 @@ impl<'a> Conn<'a> {
         loop {
             let current = match link.as_mut() {
                 Some(current) => current,
-                None => link.insert(self.pools.link().await?),
+                // Boxed: a replacement is rare, and its future (a checkout that may open a
+                // connection) would otherwise sit inline in every statement's future.
+                None => link.insert(Box::pin(self.pools.link()).await?),
             };
             let result = match current {
                 Link::Session(s) => s.send(&request).await,

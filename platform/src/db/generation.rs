@@ -137,7 +137,8 @@ impl Pools {
         match result {
             Err(e) if self.secrets.is_some() && is_auth_rejection(&e) => {
                 tracing::warn!("database rejected the credentials; re-reading the secret");
-                if let Err(refresh_err) = self.refresh(generation).await {
+                // Boxed: rare, and opening a pool is a large future.
+                if let Err(refresh_err) = Box::pin(self.refresh(generation)).await {
                     tracing::error!(error = %refresh_err, "credential refresh failed");
                     return Err(e);
                 }

@@ -190,7 +190,9 @@ impl Database {
         match self.circuit.admit(Instant::now()) {
             Admit::Go => {}
             // A ping bounds the trial's wait by PING_TIMEOUT, not the acquire timeout.
-            Admit::Trial if self.ping().await => {}
+            // Boxed: a trial is rare, and a ping's future would otherwise add its size to
+            // every operation's.
+            Admit::Trial if Box::pin(self.ping()).await => {}
             Admit::Trial | Admit::Refuse => return refused(),
         }
         // Dropping the operation at the deadline drops its connection mid-statement, which

@@ -97,7 +97,10 @@ impl Sessions {
             None => {
                 // With the permit held, the pool has room: every other checkout of ours
                 // holds a permit too, and nothing is parked.
-                let conn = self.pool.acquire().await.map_err(acquire_error)?;
+                // Boxed: sqlx's checkout future (~14 KiB, it may open a connection) would
+                // otherwise be part of every request's future, also while it only waits for a
+                // permit above (docs/benchmarks.md, "Memory").
+                let conn = Box::pin(self.pool.acquire()).await.map_err(acquire_error)?;
                 (conn, Instant::now())
             }
         };
