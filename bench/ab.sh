@@ -42,7 +42,7 @@ run() { # name kind conns
   local rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
   local p99=$(echo "$out" | awk '/Latency/{print $2}')
   maxrss=$(sort -n $WORK/rss.$n | tail -1)
-  local non2xx=$(echo "$out" | awk '/Non-2xx/{print $4}')
+  local non2xx=$(echo "$out" | awk '/Non-2xx/{print $NF}')
   echo "$n $kind c=$c: $rps req/s, CPU $(awk -v d=$((t1-t0)) -v n=$reqs 'BEGIN{printf "%.1f", d*10000/n}') us/req, rss max $((maxrss/1024)) MiB, non2xx ${non2xx:-0}"
 }
 A=$1; B=$3; start $A $2; start $B $4
