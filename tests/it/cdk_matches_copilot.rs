@@ -19,7 +19,7 @@ use std::{
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
-mod deploy;
+use crate::deploy;
 
 const APP: &str = "task-management";
 /// The environments both deployments define.
