@@ -26,6 +26,21 @@ const APP: &str = "task-management";
 const ENVIRONMENTS: [&str; 2] = ["test", "prod"];
 const SERVICES: [&str; 2] = ["auth", "task"];
 
+// --- where the two deliberately differ ------------------------------------------------------------
+//
+// Migrations: the CDK app runs `migrate` once per deployment as its own step (a one-off task
+// awaited by a custom resource, logical ids starting with `Migration`, cdk/lib/migration.ts), and
+// the services start in the production default of the migrations setting (verify: never change
+// the schema). Copilot has no such step, so its manifests set the setting to apply and every
+// task migrates at start-up. The setting therefore appears in the manifests and not in the CDK
+// task definitions.
+const MIGRATION_STEP: &str = "Migration";
+/// Variables the Copilot manifests hand and the CDK app deliberately leaves at its default.
+const COPILOT_ONLY_VARIABLES: &[(&str, &str)] = &[(
+    "DB_MIGRATIONS",
+    "Copilot: apply at start-up; CDK: the production default (verify) after the migration step",
+)];
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -432,7 +447,15 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
         let t = stack(env, "Services");
         for svc in SERVICES {
             let (reads, not_handed) = deploy::reads_and_not_handed(svc);
-            let expected: BTreeSet<String> = reads.difference(&not_handed).cloned().collect();
+            let copilot_only: BTreeSet<String> = COPILOT_ONLY_VARIABLES
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect();
+            let expected: BTreeSet<String> = reads
+                .difference(&not_handed)
+                .filter(|k| !copilot_only.contains(*k))
+                .cloned()
+                .collect();
 
             let c = &task_definition(&t, env, svc)["ContainerDefinitions"][0];
             assert!(
@@ -446,6 +469,9 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
                 .map(|e| (e["Name"].as_str().unwrap().to_string(), &e["Value"]))
                 .collect();
             let cdk_names: BTreeSet<String> = cdk.keys().cloned().collect();
+            for (k, why) in COPILOT_ONLY_VARIABLES {
+                assert!(!cdk.contains_key(*k), "{env}/{svc}: the CDK app hands {k} ({why})");
+            }
             assert_eq!(
                 cdk_names, expected,
                 "{env}/{svc}: the CDK app hands these; the binary reads {reads:?} of which \
@@ -457,6 +483,7 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
             let copilot_names: BTreeSet<String> = copilot
                 .keys()
                 .map(|k| k.as_str().unwrap().to_string())
+                .filter(|k| !copilot_only.contains(k))
                 .collect();
             assert_eq!(
                 cdk_names, copilot_names,
@@ -465,6 +492,9 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
 
             for (k, v) in copilot {
                 let k = k.as_str().unwrap();
+                if copilot_only.contains(k) {
+                    continue;
+                }
                 let ours = cdk[k];
                 match v {
                     Yaml::String(s) => assert_eq!(
@@ -542,10 +572,13 @@ fn each_task_role_reads_the_same_secrets() {
             cdk.sort();
             assert_eq!(cdk, copilot, "{env}/{svc}: secrets the task role may read");
         }
-        // Nothing else in the services stack may read a secret.
+        // Nothing else in the services stack may read a secret, except the CDK app's migration
+        // step (a deliberate difference: Copilot has no migration step, see MIGRATION_STEP).
         let readers = of_type(&t, "AWS::IAM::Policy")
             .into_iter()
-            .filter(|(_, p)| p.to_string().contains("secretsmanager:"))
+            .filter(|(id, p)| {
+                p.to_string().contains("secretsmanager:") && !id.starts_with(MIGRATION_STEP)
+            })
             .count();
         assert_eq!(
             readers,

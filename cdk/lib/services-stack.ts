@@ -17,6 +17,7 @@ import { APP, Arch, EnvConfig, SERVICE_DEFAULTS, SERVICES, ServiceName, ServiceS
 import { EMF_DIMENSION, EMF_NAMESPACE } from './observability-stack';
 import { containerImage } from './images';
 import { taskRoleName } from './secrets-stack';
+import { Migration } from './migration';
 
 export interface ServicesStackProps extends StackProps {
   readonly config: EnvConfig;
@@ -47,6 +48,7 @@ export class ServicesStack extends Stack {
   readonly cluster: ecs.Cluster;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly services: Record<string, ecs.FargateService> = {};
+  readonly migration: Migration;
   private readonly envName: EnvConfig['name'];
 
   constructor(scope: Construct, id: string, props: ServicesStackProps) {
@@ -112,6 +114,18 @@ export class ServicesStack extends Stack {
         defaultAction: notFound,
       });
     }
+
+    // --- the migration step: runs before either service changes -----------------------------
+    this.migration = new Migration(this, 'Migration', {
+      config,
+      cluster: this.cluster,
+      image: props.images.auth,
+      arch: props.arch,
+      vpc: props.vpc,
+      subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroup: props.serviceSgs.auth,
+      ownerSecret: props.dbSecret,
+    });
 
     // --- the services ----------------------------------------------------------------------
     const secretsOf: Record<ServiceName, Record<string, secretsmanager.ISecret>> = {
@@ -217,6 +231,8 @@ export class ServicesStack extends Stack {
             : undefined,
       });
       this.services[svc] = service;
+      // A service changes only after this deployment's migration task exited 0.
+      service.node.addDependency(this.migration.resource);
 
       const targetGroup = new elbv2.ApplicationTargetGroup(this, `${svc}TargetGroup`, {
         vpc: props.vpc,
