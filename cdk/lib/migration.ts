@@ -69,8 +69,8 @@ export class Migration extends Construct {
     );
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       family: migrationFamily(env),
-      cpu: props.config.cpu,
-      memoryLimitMiB: props.config.memoryMiB,
+      cpu: props.config.sizes.auth.cpu,
+      memoryLimitMiB: props.config.sizes.auth.memoryMiB,
       taskRole,
       runtimePlatform: {
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
@@ -209,7 +209,7 @@ export class Migration extends Construct {
         reason: 'The handlers and the provider framework use AWSLambdaBasicExecutionRole (their own log streams only); nothing else is managed.',
       },
       {
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${pinned(stack.region, 'AWS::Region')}:${pinned(stack.account, 'AWS::AccountId')}:task/<${stack.getLogicalId(props.cluster.node.defaultChild as ecs.CfnCluster)}>/*]`,
+        id: `AwsSolutions-IAM5[Resource::arn:${pinned(stack.partition, 'AWS::Partition')}:ecs:${pinned(stack.region, 'AWS::Region')}:${pinned(stack.account, 'AWS::AccountId')}:task/<${stack.getLogicalId(props.cluster.node.defaultChild as ecs.CfnCluster)}>/*]`,
         reason: 'The migration task\'s ARN is only known once it runs: DescribeTasks is limited to the tasks of this cluster.',
       },
       ...[onEvent, isComplete, ...framework].map((f) => ({

@@ -33,7 +33,7 @@ describe.each(ENV_NAMES)('%s migration', (env) => {
     expect(c.PortMappings).toBeUndefined();
     const envVars: Record<string, any> = Object.fromEntries(c.Environment.map((e: any) => [e.Name, e.Value]));
     expect(envVars.APP_ENV).toBe('production');
-    expect(String(envVars.DB_SECRET['Fn::ImportValue'])).toMatch(/Database:.*Secret/);
+    expect(refId(envVars.DB_SECRET)).toMatch(/Database:.*ClusterSecretAttachment/); // the owner's
     expect(envVars.JWT_SIGNING_KEY_SECRET).toBeUndefined();
   });
 
@@ -70,6 +70,6 @@ describe.each(ENV_NAMES)('%s migration', (env) => {
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
     expect(statements).toHaveLength(1);
     expect(statements[0].Action).toBe('secretsmanager:GetSecretValue');
-    expect(String(statements[0].Resource['Fn::ImportValue'])).toMatch(/Database:.*Secret/);
+    expect(refId(statements[0].Resource)).toMatch(/Database:.*ClusterSecretAttachment/);
   });
 });
