@@ -483,7 +483,10 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
                 .collect();
             let cdk_names: BTreeSet<String> = cdk.keys().cloned().collect();
             for (k, why) in COPILOT_ONLY_VARIABLES {
-                assert!(!cdk.contains_key(*k), "{env}/{svc}: the CDK app hands {k} ({why})");
+                assert!(
+                    !cdk.contains_key(*k),
+                    "{env}/{svc}: the CDK app hands {k} ({why})"
+                );
             }
             assert_eq!(
                 cdk_names, expected,
