@@ -83,6 +83,12 @@ describe.each(ENV_NAMES)('%s', (env) => {
     expect(listed.filter((e) => forbidden.includes(e.type))).toEqual([]);
     // The whole list, so that a new export is a decision (cdk/README.md, "Cross-stack references").
     expect(listed.map((e) => [e.producer, e.type, e.consumers])).toEqual([]);
+    // Weak references keep the deploy order: each consumer still depends on its producers.
+    const { stacks } = build(env);
+    expect(stacks.services.dependencies.map((d) => d.stackName).sort()).toEqual(
+      ['Database', 'Network', 'Observability', 'Secrets'].map((c) => `TaskManagement-${env}-${c}`),
+    );
+    expect(stacks.database.dependencies.map((d) => d.stackName)).toEqual([`TaskManagement-${env}-Network`]);
   });
 
   test('item 4: replacing a security group (changed description) changes no export a consumer imports', () => {
