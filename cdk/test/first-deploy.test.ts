@@ -178,6 +178,15 @@ describe.each(ENV_NAMES)('%s', (env) => {
     }
   });
 
+  test(`item 9: ${prod ? 'prod’s load balancer logs to an encrypted, private, expiring bucket' : 'no access-log bucket outside prod'}`, () => {
+    const { t } = build(env);
+    const buckets = resources(t.services, 'AWS::S3::Bucket');
+    const [, lb] = resources(t.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer')[0];
+    const attrs = Object.fromEntries(lb.Properties.LoadBalancerAttributes.map((a: any) => [a.Key, a.Value]));
+    expect(buckets).toHaveLength(prod ? 1 : 0);
+    expect(attrs['access_logs.s3.enabled']).toBe(prod ? 'true' : undefined);
+  });
+
   test('item 10: at least one on-demand task per service (base), the rest FARGATE 70 : FARGATE_SPOT 30', () => {
     const { t } = build(env);
     for (const [, s] of resources(t.services, 'AWS::ECS::Service')) {
@@ -260,6 +269,22 @@ test('item 8: the application role’s grants, read from the statements that cre
   expect(all).not.toMatch(/GRANT (ALL|CREATE|TRUNCATE|REFERENCES|TRIGGER)/i);
   expect(all).not.toMatch(/WITH (GRANT|ADMIN) OPTION/i);
   expect(all).toMatch(/REVOKE INSERT, UPDATE, DELETE ON public\.seaql_migrations FROM taskapp/);
+});
+
+test('item 9: prod’s access-log bucket is encrypted, private and expiring', () => {
+  const { t } = build('prod');
+  const buckets = resources(t.services, 'AWS::S3::Bucket');
+  const [, lb] = resources(t.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer')[0];
+  const attrs = Object.fromEntries(lb.Properties.LoadBalancerAttributes.map((a: any) => [a.Key, a.Value]));
+  const [bucketId, bucket] = buckets[0];
+  expect(refId(attrs['access_logs.s3.bucket'])).toBe(bucketId);
+  const p = bucket.Properties;
+  expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+  expect(p.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+  expect(p.LifecycleConfiguration.Rules.some((r: any) => r.Status === 'Enabled' && r.ExpirationInDays > 0)).toBe(true);
+  const policy = resources(t.services, 'AWS::S3::BucketPolicy')[0][1].Properties.PolicyDocument.Statement;
+  expect(policy.some((s: any) => s.Principal?.Service === 'logdelivery.elasticloadbalancing.amazonaws.com' && s.Action === 's3:PutObject')).toBe(true);
+  expect(policy.some((s: any) => s.Effect === 'Deny' && JSON.stringify(s.Condition).includes('aws:SecureTransport'))).toBe(true);
 });
 
 test('item 11: -c pullAccounts lets those accounts pull from both repositories, nothing more', () => {
