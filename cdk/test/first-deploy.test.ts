@@ -215,6 +215,11 @@ describe('item 7: exposure', () => {
   test.each(['dev', 'test'] as const)('item 7: %s refuses an internet-wide plain-HTTP listener unless -c allowPublicHttp=true', (env) => {
     expect(parse(contextFor(env, {}, { exposure: false }))).toThrow(/-c allowedCidrs=.*-c allowPublicHttp=true/s);
     expect(parse(contextFor(env, { allowPublicHttp: 'true' }, { exposure: false }))).not.toThrow();
+    // …and the synth says so (bin/app.ts prints each warning).
+    expect(parseContext((k) => contextFor(env, { allowPublicHttp: 'true' }, { exposure: false })[k]).warnings).toEqual([
+      expect.stringMatching(/^-c allowPublicHttp=true: .*plain HTTP to 0\.0\.0\.0\/0/),
+    ]);
+    expect(parseContext((k) => contextFor(env, { allowedCidrs: '203.0.113.0/24' }, { exposure: false })[k]).warnings).toEqual([]);
     expect(parse(contextFor(env, { allowedCidrs: '203.0.113.0/24' }, { exposure: false }))).not.toThrow();
     expect(parse(contextFor(env, { allowedCidrs: 'not-a-cidr' }, { exposure: false }))).toThrow(/allowedCidrs/);
   });
