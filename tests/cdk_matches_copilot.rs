@@ -32,8 +32,9 @@ const SERVICES: [&str; 2] = ["auth", "task"];
 // awaited by a custom resource, logical ids starting with `Migration`, cdk/lib/migration.ts), and
 // the services start in the production default of the migrations setting (verify: never change
 // the schema). Copilot has no such step, so its manifests set the setting to apply and every
-// task migrates at start-up. The setting therefore appears in the manifests and not in the CDK
-// task definitions.
+// task migrates at start-up; variables handed differently on purpose are declared with the
+// others in tests/deploy/mod.rs. The services connect as the application role (DB_SECRET names
+// its secret), Copilot's as the owner: `secret_name` maps both to the database secret.
 const MIGRATION_STEP: &str = "Migration";
 /// Rollback alarms only the CDK app has: 5xx the load balancer answers itself (no healthy
 /// target, resets); one alarm for both services.
@@ -41,11 +42,6 @@ const CDK_ONLY_ROLLBACK_ALARMS: &[&str] = &["elb-5xx"];
 /// Task sizes the CDK app chose per environment from the measured cost (docs/capacity.md):
 /// (env, service, cpu, memory). Copilot's manifests keep 256 / 512 everywhere.
 const CDK_SIZES: &[(&str, &str, u64, u64)] = &[("prod", "auth", 512, 1024)];
-/// Variables the Copilot manifests hand and the CDK app deliberately leaves at its default.
-const COPILOT_ONLY_VARIABLES: &[(&str, &str)] = &[(
-    "DB_MIGRATIONS",
-    "Copilot: apply at start-up; CDK: the production default (verify) after the migration step",
-)];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -460,15 +456,7 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
         let t = stack(env, "Services");
         for svc in SERVICES {
             let (reads, not_handed) = deploy::reads_and_not_handed(svc);
-            let copilot_only: BTreeSet<String> = COPILOT_ONLY_VARIABLES
-                .iter()
-                .map(|(k, _)| k.to_string())
-                .collect();
-            let expected: BTreeSet<String> = reads
-                .difference(&not_handed)
-                .filter(|k| !copilot_only.contains(*k))
-                .cloned()
-                .collect();
+            let expected: BTreeSet<String> = reads.difference(&not_handed).cloned().collect();
 
             let c = &task_definition(&t, env, svc)["ContainerDefinitions"][0];
             assert!(
@@ -482,12 +470,6 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
                 .map(|e| (e["Name"].as_str().unwrap().to_string(), &e["Value"]))
                 .collect();
             let cdk_names: BTreeSet<String> = cdk.keys().cloned().collect();
-            for (k, why) in COPILOT_ONLY_VARIABLES {
-                assert!(
-                    !cdk.contains_key(*k),
-                    "{env}/{svc}: the CDK app hands {k} ({why})"
-                );
-            }
             assert_eq!(
                 cdk_names, expected,
                 "{env}/{svc}: the CDK app hands these; the binary reads {reads:?} of which \
@@ -499,7 +481,6 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
             let copilot_names: BTreeSet<String> = copilot
                 .keys()
                 .map(|k| k.as_str().unwrap().to_string())
-                .filter(|k| !copilot_only.contains(k))
                 .collect();
             assert_eq!(
                 cdk_names, copilot_names,
@@ -508,9 +489,6 @@ fn handed_variables_match_and_are_exactly_what_the_services_read() {
 
             for (k, v) in copilot {
                 let k = k.as_str().unwrap();
-                if copilot_only.contains(k) {
-                    continue;
-                }
                 let ours = cdk[k];
                 match v {
                     Yaml::String(s) => assert_eq!(
