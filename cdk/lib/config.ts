@@ -1,7 +1,7 @@
 // What differs between environments, and what every environment shares.
 //
 // The shared service settings mirror the Copilot manifests (copilot/<svc>/manifest.yml); the
-// Rust test tests/cdk_matches_copilot.rs compares the synthesized templates with them.
+// Rust test tests/it/cdk_matches_copilot.rs compares the synthesized templates with them.
 
 export const APP = 'task-management';
 

@@ -33,7 +33,7 @@ const SERVICES: [&str; 2] = ["auth", "task"];
 // the services start in the production default of the migrations setting (verify: never change
 // the schema). Copilot has no such step, so its manifests set the setting to apply and every
 // task migrates at start-up; variables handed differently on purpose are declared with the
-// others in tests/deploy/mod.rs. The services connect as the application role (DB_SECRET names
+// others in tests/it/deploy/mod.rs. The services connect as the application role (DB_SECRET names
 // its secret), Copilot's as the owner: `secret_name` maps both to the database secret.
 const MIGRATION_STEP: &str = "Migration";
 /// Rollback alarms only the CDK app has: 5xx the load balancer answers itself (no healthy
