@@ -2,7 +2,7 @@
 # The CDK app in cdk/: type check, unit and contract tests, `cdk synth` for dev, test and prod
 # (offline, no AWS credentials; cdk-nag's AwsSolutions pack runs inside synth and fails it on any
 # unacknowledged finding), then cfn-lint on every template synth wrote: no errors allowed.
-# Usage: bash .ci/cdk.sh   (from anywhere). Leaves cdk/cdk.out/<env>/ for tests/cdk_matches_copilot.rs.
+# Usage: bash .ci/cdk.sh   (from anywhere). Leaves cdk/cdk.out/<env>/ for tests/cdk_matches_copilot.rs and tests/rehearsal.rs.
 set -euo pipefail
 cd "$(dirname "$0")/../cdk"
 started=$(date +%s)
