@@ -1406,6 +1406,7 @@ async fn deployment_rehearsal_from_the_synthesized_templates() {
         ecs.break_health(&svc, &previous).await;
     });
     println!("rehearsal: {:.0} s in all", started.elapsed().as_secs_f64());
+    drop(users);
 
     for (key, tally) in &results {
         let failures = tally.failures.lock().unwrap();
