@@ -1160,7 +1160,7 @@ async fn session(
     tally: &Tally,
     pace: &tokio::sync::Mutex<tokio::time::Interval>,
 ) {
-    if user.token.is_none() || round % LOGIN_EVERY == 0 {
+    if user.token.is_none() || round.is_multiple_of(LOGIN_EVERY) {
         let login = http
             .post(format!("{base}/auth/login"))
             .json(&json!({"username": user.username, "password": PASSWORD}));
