@@ -3,7 +3,7 @@
 # (offline, no AWS credentials; cdk-nag's AwsSolutions pack runs inside synth and fails it on any
 # unacknowledged finding), then cfn-lint on every template synth wrote: no errors allowed; and the
 # application role's statements against the local PostgreSQL (.ci/app-role.sh).
-# Usage: bash .ci/cdk.sh   (from anywhere). Leaves cdk/cdk.out/<env>/ for tests/it/cdk_matches_copilot.rs.
+# Usage: bash .ci/cdk.sh   (from anywhere). Leaves cdk/cdk.out/<env>/ for tests/it/cdk_matches_copilot.rs and tests/it/rehearsal.rs.
 set -euo pipefail
 cd "$(dirname "$0")/../cdk"
 started=$(date +%s)

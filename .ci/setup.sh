@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, on a fresh Debian machine (run as root):
 # cargo-nextest, cargo-deny, rustfmt/clippy, moto_server (a real Secrets Manager emulator),
+# HAProxy (the rehearsal's load balancer),
 # Chromium and playwright-core for the browser test, the CDK app's node modules. Idempotent:
 # skips what is already there.
 set -euo pipefail
@@ -12,6 +13,8 @@ command -v node >/dev/null || apt_needed+=(nodejs)
 command -v npm >/dev/null || apt_needed+=(npm)
 command -v jq >/dev/null || apt_needed+=(jq)
 command -v curl >/dev/null || apt_needed+=(curl)
+# The load balancer of tests/it/rehearsal.rs.
+command -v haproxy >/dev/null || apt_needed+=(haproxy)
 if [ ${#apt_needed[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_needed[@]}" >/dev/null
@@ -32,4 +35,4 @@ npm ci --prefix tests/browser --no-audit --no-fund --silent
 # The CDK app (aws-cdk-lib, the aws-cdk CLI, cdk-nag, jest): .ci/cdk.sh and tests/it/cdk_matches_copilot.rs.
 npm ci --prefix cdk --no-audit --no-fund --silent
 
-echo "setup: $(cargo nextest --version | head -1); $(cargo deny --version); moto $(python3 -c 'import moto; print(moto.__version__)'); $(chromium --version); node $(node --version)"
+echo "setup: $(cargo nextest --version | head -1); $(haproxy -v | head -1); $(cargo deny --version); moto $(python3 -c 'import moto; print(moto.__version__)'); $(chromium --version); node $(node --version)"

@@ -49,6 +49,9 @@ struct StackArgs {
 enum Command {
     /// Start auth, task and the router (the default)
     Up,
+    /// Apply the pending database migrations and exit (what `up` does at start-up with
+    /// DB_MIGRATIONS=apply)
+    Migrate,
     /// Only the router, in front of services started elsewhere
     Router {
         /// Base URL of the auth service
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         match command {
             Command::Up => up(settings, common).await,
             Command::Router { auth, task } => router_only(common.port, auth, task).await,
+            Command::Migrate => platform::process::startup::migrate(&common).await,
         }
     });
     match result {

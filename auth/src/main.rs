@@ -15,7 +15,7 @@ use auth::{
     http, startup,
 };
 use clap::{Parser, Subcommand};
-use platform::process::startup::{ServiceCommand, run_service};
+use platform::process::startup::{ServiceCommand, run_migrate, run_service};
 
 /// The auth service of the task-management API.
 ///
@@ -48,9 +48,17 @@ fn main() -> ExitCode {
             print!("{}", signing_keys::generate_pem());
             ExitCode::SUCCESS
         }
-        Command::Service(command) => command.run("/auth/health", http::openapi_json, || {
-            let cfg = AuthConfig::from_args(cli.settings);
-            run_service("auth", cfg, |c| &c.common, startup::run)
-        }),
+        Command::Service(command) => {
+            let common = cli.settings.common.clone();
+            command.run(
+                "/auth/health",
+                http::openapi_json,
+                || run_migrate("auth", common.into_config()),
+                || {
+                    let cfg = AuthConfig::from_args(cli.settings);
+                    run_service("auth", cfg, |c| &c.common, startup::run)
+                },
+            )
+        }
     }
 }

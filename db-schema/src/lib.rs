@@ -1,8 +1,10 @@
 //! The schema of the one database both services share: the migrations (`m0001`…`m0006`,
 //! whose file names are the names recorded in `seaql_migrations`: never rename one) and the
 //! table and column identifiers more than one crate reads (task reads auth's `users` and
-//! `revoked_tokens`). Each service runs the migrator at start-up (under an advisory lock on
-//! PostgreSQL), so whichever starts first creates the tables.
+//! `revoked_tokens`). Every migration is additive relative to the release before it, since
+//! that release keeps running on the schema (docs/release.md). `platform::db::migrations`
+//! applies them: the deployment's `migrate` step, or a service started with
+//! `DB_MIGRATIONS=apply`.
 
 use sea_orm_migration::prelude::*;
 

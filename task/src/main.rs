@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use musl_memcpy as _;
 
 use clap::Parser;
-use platform::process::startup::{ServiceCommand, run_service};
+use platform::process::startup::{ServiceCommand, run_migrate, run_service};
 use task::{
     config::{TaskArgs, TaskConfig},
     http, startup,
@@ -31,10 +31,14 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.command
-        .unwrap_or(ServiceCommand::Serve)
-        .run("/tasks/health", http::openapi_json, || {
+    let common = cli.settings.common.clone();
+    cli.command.unwrap_or(ServiceCommand::Serve).run(
+        "/tasks/health",
+        http::openapi_json,
+        || run_migrate("task", common.into_config()),
+        || {
             let cfg = TaskConfig::from_args(cli.settings);
             run_service("task", cfg, |c| &c.common, startup::run)
-        })
+        },
+    )
 }

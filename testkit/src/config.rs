@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use platform::process::config::{
     AppEnv, CommonConfig, DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource, LogFormat,
+    MigrationMode,
 };
 
 use crate::db::TestDb;
@@ -18,6 +19,7 @@ pub fn common(db: &TestDb) -> CommonConfig {
             source: DbSource::Url(db.url.clone()),
             pool_max: 5,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            migrations: MigrationMode::Apply,
         },
         cors_origins: vec!["https://app.example".into()],
         shutdown_timeout: Duration::from_secs(5),

@@ -9,6 +9,7 @@ pub mod json;
 pub mod moto;
 pub mod process;
 pub mod raw;
+pub mod schema;
 
 use std::net::TcpListener;
 

@@ -63,9 +63,22 @@ fn help_lists_every_setting_with_its_default() {
             "APP_ENV",
             "TRUSTED_PROXY_HOPS",
             "JWT_ISSUER",
+            "DB_MIGRATIONS",
         ] {
             assert!(vars.contains(v), "{bin} --help lacks {v}: {vars:?}");
         }
+    }
+    for bin in ["auth", "task", "task-management"] {
+        let out = Command::new(workspace_binary(bin))
+            .arg("--help")
+            .env_clear()
+            .output()
+            .expect("run --help");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with("migrate ")),
+            "{bin} --help lists no migrate command:\n{help}"
+        );
     }
     assert!(help_vars("auth", &[]).contains("BCRYPT_COST"));
     assert!(help_vars("task", &[]).contains("AUTH_SERVICE_URL"));

@@ -549,6 +549,23 @@ fn the_image_and_platform_come_from_the_deploy_shell() {
     }
 }
 
+/// Copilot has no step that runs before a service updates: its tasks apply migrations at
+/// start-up, where the CDK app's only verify (docs/release.md).
+#[test]
+fn copilot_tasks_apply_migrations_at_start_up() {
+    for (svc, _) in SERVICES {
+        for env in ENVIRONMENTS {
+            let variables = deployed(svc, env).variables;
+            for (name, copilot, _, why) in deploy::DIFFERENT_BY_DESIGN {
+                assert!(
+                    matches!(variables.get(*name), Some(Variable::Plain(v)) if v == copilot),
+                    "{env}/{svc}: {name} must be {copilot:?}: {why}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn handed_variables_are_exactly_the_ones_the_services_read() {
     for (svc, _) in SERVICES {

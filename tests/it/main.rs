@@ -2,6 +2,7 @@
 //! beside this one (linking poem, sea-orm and the AWS SDK once rather than once per file).
 
 mod deploy;
+mod synth;
 
 mod api_reference;
 mod browser;
@@ -15,6 +16,7 @@ mod hardening;
 mod http_layer;
 mod image_smoke;
 mod readme;
+mod rehearsal;
 mod shutdown;
 mod soak;
 mod startup_errors;

@@ -1,12 +1,14 @@
 //! The README's curl session works as written: each command runs, in order, against a fresh
 //! local stack (`task-management`, what `cargo run` starts), and each output matches the
-//! `# …` line under it (`…` stands for anything).
+//! `# …` line under it (`…` stands for anything). It works as well on a database a newer
+//! release has migrated (docs/release.md).
 
 use std::process::Command;
 
 use testkit::{
-    db::{Backend, TestDb},
-    process::ServiceProcess,
+    db::{Backend, TestDb, backends},
+    process::{ServiceProcess, workspace_binary},
+    schema::FUTURE_MIGRATION,
 };
 
 struct Step {
@@ -74,21 +76,84 @@ fn matches(pattern: &str, text: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_curl_session_works_as_written() {
-    let steps = session();
-    assert!(steps.len() >= 8, "found the session");
     let db = TestDb::new(Backend::Sqlite).await;
-    let exe = testkit::process::workspace_binary("task-management");
     let stack = ServiceProcess::start(
-        &exe,
+        &workspace_binary("task-management"),
         &[("DATABASE_URL".into(), db.url.clone())],
         "/tasks/ready",
     )
     .await;
+    run_session(&stack.base);
+}
 
+/// A rollback, or a service not updated yet, runs on the schema of the release after it:
+/// this release's binaries, on a database a newer release migrated additively, start in
+/// either `DB_MIGRATIONS` mode, say once that they see a newer schema, and serve the session.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_works_on_a_database_a_newer_release_migrated() {
+    let stack_bin = workspace_binary("task-management");
+    for backend in backends() {
+        for mode in ["verify", "apply"] {
+            let db = TestDb::new(backend).await;
+            let url = ("DATABASE_URL".to_owned(), db.url.clone());
+            let migrated = migrate(&stack_bin, &db.url);
+            assert!(
+                migrated.contains("applied m0001_users"),
+                "{backend:?}: {migrated}"
+            );
+            testkit::schema::apply_future_release(&db).await;
+            let again = migrate(&stack_bin, &db.url);
+            assert!(
+                again.contains("nothing to apply") && again.contains(FUTURE_MIGRATION),
+                "{backend:?}: {again}"
+            );
+
+            let log_path = tempfile::NamedTempFile::new().unwrap();
+            let mut stack = ServiceProcess::spawn_logging_to(
+                &stack_bin,
+                &[
+                    url,
+                    ("DB_MIGRATIONS".into(), mode.into()),
+                    ("RUST_LOG".into(), "info".into()),
+                ],
+                log_path.reopen().unwrap(),
+            );
+            stack.wait_healthy("/tasks/ready").await;
+            run_session(&stack.base);
+            let log = std::fs::read_to_string(log_path.path()).unwrap();
+            let told = log.lines().filter(|l| l.contains(FUTURE_MIGRATION)).count();
+            // auth and task each, once.
+            assert_eq!(told, 2, "{backend:?} {mode}: {log}");
+        }
+    }
+}
+
+/// `task-management migrate` on `url`: its output, after asserting it exited 0.
+fn migrate(bin: &str, url: &str) -> String {
+    let out = Command::new(bin)
+        .arg("migrate")
+        .env_clear()
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run migrate");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "migrate: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Runs the README's session against the stack at `base` and checks every output.
+fn run_session(base: &str) {
+    let steps = session();
+    assert!(steps.len() >= 8, "found the session");
     let dir = tempfile::tempdir().unwrap();
     let mut script = String::from("set -euo pipefail\n");
     for (i, step) in steps.iter().enumerate() {
-        let command = step.command.replace("http://127.0.0.1:3000", &stack.base);
+        let command = step.command.replace("http://127.0.0.1:3000", base);
         match step.expected {
             Some(_) => script.push_str(&format!(
                 "{} > {}/out_{i}\n",

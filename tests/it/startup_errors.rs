@@ -1,10 +1,14 @@
 //! `cargo run`'s binary with a broken setting: it must exit non-zero, and the last line it
-//! prints must name the cause (the variable, the database, the host and port) — not "see
-//! the log above".
+//! prints must name the cause (the variable, the database, the host and port, the migration
+//! not applied) — not "see the log above".
 
 use std::process::Command;
 
-use testkit::process::workspace_binary;
+use testkit::{
+    db::{TestDb, backends},
+    process::{ServiceProcess, env, workspace_binary},
+    schema::{recorded, undo_task_list_index},
+};
 
 /// An RSA key (PKCS#8): valid PEM, wrong algorithm for an EdDSA signer.
 const RSA_KEY: &str = "-----BEGIN PRIVATE KEY-----
@@ -27,30 +31,40 @@ aVJTz8X0CoATr/bKzN9myOj6Oo06Tz+NrcK6wI9pgVxftOqk27jD314cuAwveR7y
 /// Runs the local stack with `env` (on a fresh temporary directory, on free ports) and
 /// returns its exit code and the last non-empty line of its output.
 fn start_broken(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let (code, text) = run(&workspace_binary("task-management"), &[], env);
+    (code, last_line(&text))
+}
+
+/// Runs `bin args…` with `env` only (and a free `PORT`) in a fresh temporary directory, for
+/// at most a minute; its exit code and its stdout then stderr.
+fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = testkit::free_port().to_string();
     let out = Command::new("timeout")
         .arg("60")
-        .arg(workspace_binary("task-management"))
+        .arg(bin)
+        .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PORT", &port)
         .envs(env.iter().copied())
         .current_dir(dir.path())
         .output()
-        .expect("run task-management");
+        .expect("run the binary");
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let last = text
-        .lines()
+    (out.status.code(), text)
+}
+
+fn last_line(text: &str) -> String {
+    text.lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or_default()
-        .to_owned();
-    (out.status.code(), last)
+        .to_owned()
 }
 
 fn assert_fails_naming(env: &[(&str, &str)], words: &[&str]) {
@@ -113,6 +127,54 @@ fn a_port_in_use_is_named() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     assert_fails_naming(&[("PORT", &port)], &[&port, "in use"]);
+}
+
+/// A database without one of this release's migrations: in verify mode (the default in
+/// production) a service refuses to start, naming the migration and the command that applies
+/// it, and changes nothing; `migrate` applies it, once; then the service starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_refuses_a_missing_migration_until_migrate_applies_it() {
+    let (auth, task) = (workspace_binary("auth"), workspace_binary("task"));
+    let key = auth::app::signing_keys::generate_pem();
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let production = [
+            ("APP_ENV", "production"),
+            ("JWT_SIGNING_KEY", key.as_str()),
+            ("DATABASE_URL", db.url.as_str()),
+        ];
+        let (code, out) = run(&auth, &["migrate"], &production);
+        assert_eq!(code, Some(0), "{backend:?}: {out}");
+        assert!(out.contains("applied m0006_task_list_index\n"), "{out}");
+        undo_task_list_index(&db).await;
+        let before = recorded(&db).await;
+
+        let (code, out) = run(&auth, &[], &production);
+        let last = last_line(&out);
+        assert!(code.is_some_and(|c| c != 0 && c != 124), "{code:?}: {out}");
+        for needle in ["m0006_task_list_index", "`auth migrate`"] {
+            assert!(last.contains(needle), "{backend:?}: {needle:?} in {last}");
+        }
+        let verify = [
+            ("DB_MIGRATIONS", "verify"),
+            ("DATABASE_URL", db.url.as_str()),
+        ];
+        let (code, out) = run(&task, &[], &verify);
+        assert!(code.is_some_and(|c| c != 0 && c != 124), "{code:?}: {out}");
+        assert!(last_line(&out).contains("`task migrate`"), "{out}");
+        assert_eq!(recorded(&db).await, before, "verify changed the schema");
+
+        let (code, out) = run(&auth, &["migrate"], &production);
+        assert_eq!(
+            (code, out.trim()),
+            (Some(0), "applied m0006_task_list_index"),
+            "{backend:?}"
+        );
+        let (code, out) = run(&task, &["migrate"], &verify);
+        assert_eq!((code, out.trim()), (Some(0), "nothing to apply"));
+
+        ServiceProcess::start(&auth, &env(&production), "/auth/ready").await;
+    }
 }
 
 #[test]

@@ -97,6 +97,19 @@ async fn signing_key_and_database_from_secrets_manager() {
     } else {
         vars.extend(env(&[("DATABASE_URL", &db.url)]));
     }
+    // Production only verifies the schema: the release step migrates it first, reading the
+    // database's credentials from the same secret.
+    let migrated = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        migrated.status.success()
+            && String::from_utf8_lossy(&migrated.stdout).contains("applied m0001_users"),
+        "{migrated:?}"
+    );
     let svc = ServiceProcess::start(BIN, &vars, "/auth/ready").await;
     let jwks: Value = testkit::get_json(&format!("{}/auth/.well-known/jwks.json", svc.base)).await;
     let expected = auth::app::signing_keys::KeyRing::from_material(&pem).unwrap();
@@ -314,7 +327,7 @@ fn production_refuses_an_ephemeral_key_and_help_works() {
     let help = Command::new(BIN).arg("--help").output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for word in ["healthcheck", "serve", "openapi"] {
+    for word in ["healthcheck", "serve", "openapi", "migrate"] {
         assert!(text.contains(word), "{text}");
     }
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use auth::app::throttle::{Policy, Throttle};
 use platform::{
     db::Database,
-    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
+    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource, MigrationMode},
 };
 use testkit::db::{TestDb, backends};
 
@@ -17,6 +17,7 @@ async fn database(db: &TestDb) -> Database {
             source: DbSource::Url(db.url.clone()),
             pool_max: 2,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            migrations: MigrationMode::Apply,
         },
         None,
     )

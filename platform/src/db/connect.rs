@@ -7,7 +7,6 @@ use sea_orm::{
     ConnAcquireErr, ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     Statement, sqlx,
 };
-use sea_orm_migration::MigratorTrait;
 
 use crate::process::{
     config::DbSource,
@@ -15,7 +14,10 @@ use crate::process::{
     secrets::{Secrets, SecretsError},
 };
 
-use super::classify::sqlx_error;
+use super::{
+    classify::sqlx_error,
+    migrations::{self, MigrationReport},
+};
 
 /// A pooled connection idle this long is pinged before it is handed out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
@@ -34,6 +36,15 @@ pub enum DbError {
     Connect(DbErr),
     #[error("migrations failed: {}", mask_credentials(&.0.to_string()))]
     Migrate(DbErr),
+    #[error(
+        "the database lacks migrations this release needs: {}; apply them with `{command}` \
+         (the release's migration step), or start with DB_MIGRATIONS=apply",
+        missing.join(", ")
+    )]
+    Pending {
+        missing: Vec<String>,
+        command: String,
+    },
     #[error("cannot connect to the database at {addr}: {reason}")]
     Unreachable { addr: String, reason: String },
     #[error("the database server refused the connection: {0}")]
@@ -277,7 +288,9 @@ fn server_reason(d: &dyn sqlx::error::DatabaseError, url: &str) -> String {
 /// instances starting at the same moment.
 const MIGRATION_LOCK_KEY: i64 = 0x7461_736b_6d67_6d74; // "taskmgmt"
 
-pub(super) async fn migrate(url: &str) -> Result<(), DbError> {
+/// Applies this release's pending migrations, under the advisory lock on PostgreSQL (SQLite
+/// serialises writers itself).
+pub(super) async fn migrate(url: &str) -> Result<MigrationReport, DbError> {
     // One connection, so the session-level advisory lock and the migrations share a session.
     let conn = open_pool(url, 1, None).await?;
     let result = async {
@@ -289,7 +302,7 @@ pub(super) async fn migrate(url: &str) -> Result<(), DbError> {
             ))
             .await?;
         }
-        let migrated = db_schema::Migrator::up(&conn, None).await;
+        let migrated = migrations::apply_pending(&conn).await;
         if pg {
             conn.execute_raw(Statement::from_string(
                 DbBackend::Postgres,
@@ -303,6 +316,23 @@ pub(super) async fn migrate(url: &str) -> Result<(), DbError> {
     .map_err(DbError::Migrate);
     let _ = conn.close().await;
     result
+}
+
+/// Checks, changing nothing, that every migration of this release is applied; returns the
+/// recorded ones it does not know (a newer release's).
+pub(super) async fn verify(url: &str) -> Result<Vec<String>, DbError> {
+    let conn = open_pool(url, 1, None).await?;
+    let status = migrations::status(&conn).await.map_err(DbError::Migrate);
+    let _ = conn.close().await;
+    let status = status?;
+    if status.pending.is_empty() {
+        Ok(status.unknown)
+    } else {
+        Err(DbError::Pending {
+            missing: status.pending,
+            command: migrations::migrate_command(),
+        })
+    }
 }
 
 #[cfg(test)]

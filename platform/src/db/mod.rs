@@ -1,5 +1,6 @@
 //! The database handle both services share: a bounded pool on SQLite or PostgreSQL,
-//! migrations at start-up, and credential rotation without a restart.
+//! migrations at start-up (applied, or verified as applied: `DB_MIGRATIONS`), and credential
+//! rotation without a restart.
 //!
 //! With `DB_SECRET`, credentials come from Secrets Manager. When rotation changes the
 //! password, connections already open keep working but new ones are refused; the first
@@ -17,7 +18,8 @@
 //! the circuit: a slow database is not an unreachable one, and it answers again as soon as
 //! whatever held it is gone.
 //!
-//! Split by concern: [`connect`] opens pools and runs migrations, [`generation`] is the pool
+//! Split by concern: [`connect`] opens pools and runs migrations, [`migrations`] compares this
+//! release's migrations with the database's and applies the pending ones, [`generation`] is the pool
 //! handed out now and its replacement on rotation, [`conn`] is what an operation sends its
 //! statements through, [`parked`] keeps PostgreSQL sessions checked out between operations, [`circuit`] fails fast while the database is down, [`classify`]
 //! tells an unavailable database from a bad statement, [`outage`] logs a failure once per
@@ -28,6 +30,7 @@ pub mod classify;
 pub mod conn;
 pub mod connect;
 pub mod generation;
+pub mod migrations;
 pub mod outage;
 pub mod parked;
 
@@ -40,10 +43,13 @@ use std::{
 
 use sea_orm::{ConnAcquireErr, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 
-use crate::process::{config::DatabaseSettings, secrets::Secrets};
+use crate::process::{
+    config::{DatabaseSettings, MigrationMode},
+    secrets::Secrets,
+};
 use circuit::{Admit, Circuit};
 use classify::no_answer_in_time;
-use connect::{migrate, open_pool, pool_options, probe_server, resolve_url};
+use connect::{migrate, open_pool, pool_options, probe_server, resolve_url, verify};
 use generation::Pools;
 
 pub use classify::{
@@ -52,6 +58,7 @@ pub use classify::{
 };
 pub use conn::Conn;
 pub use connect::DbError;
+pub use migrations::MigrationReport;
 
 /// How long readiness waits for the database, so that `/ready` answers within a second.
 pub const PING_TIMEOUT: Duration = Duration::from_millis(800);
@@ -113,16 +120,40 @@ impl Readiness {
 }
 
 impl Database {
-    /// Connects (reading the secret if configured) and runs pending migrations.
+    /// Connects (reading the secret if configured) and, as `settings.migrations` says,
+    /// applies pending migrations or refuses to start while one is pending.
     pub async fn connect(
         settings: DatabaseSettings,
         secrets: Option<Secrets>,
     ) -> Result<Self, DbError> {
         let url = resolve_url(&settings.source, secrets.as_ref()).await?;
         probe_server(&url).await?;
-        migrate(&url).await?;
+        let unknown = match settings.migrations {
+            MigrationMode::Apply => migrate(&url).await?.unknown,
+            MigrationMode::Verify => verify(&url).await?,
+        };
+        if !unknown.is_empty() {
+            // Once per start: a rollback or a service not yet updated runs on a newer schema,
+            // which every migration being additive makes safe (docs/release.md).
+            tracing::info!(
+                migrations = unknown.join(", "),
+                "the database has migrations this release does not know (a newer release's); \
+                 serving on it"
+            );
+        }
         let conn = open_pool(&url, settings.pool_max, Some(settings.statement_timeout)).await?;
         Ok(Self::with_pool(conn, settings, secrets))
+    }
+
+    /// Applies this release's pending migrations and returns what it did: the release step
+    /// (`<binary> migrate`), under the same lock as start-up's.
+    pub async fn migrate(
+        settings: &DatabaseSettings,
+        secrets: Option<&Secrets>,
+    ) -> Result<MigrationReport, DbError> {
+        let url = resolve_url(&settings.source, secrets).await?;
+        probe_server(&url).await?;
+        migrate(&url).await
     }
 
     /// A pool that connects on first use, without migrating: for a database that may not be

@@ -68,6 +68,27 @@ impl FromStr for AppEnv {
     }
 }
 
+/// What a service does about schema migrations at start-up (`DB_MIGRATIONS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrationMode {
+    /// Applies this release's pending migrations (under the migration lock), then serves.
+    Apply,
+    /// Never changes the schema: refuses to start while one of this release's migrations is
+    /// not applied. A release step (`<binary> migrate`) applies them beforehand.
+    Verify,
+}
+
+impl FromStr for MigrationMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "apply" => Ok(Self::Apply),
+            "verify" => Ok(Self::Verify),
+            other => Err(format!("expected apply or verify, got {other}")),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
@@ -123,6 +144,9 @@ pub struct DatabaseSettings {
     /// How long one statement may take: PostgreSQL cancels it (`statement_timeout`), and
     /// the caller gives up on any database operation soon after (see [`crate::db`]).
     pub statement_timeout: Duration,
+    /// Whether [`crate::db::Database::connect`] applies pending migrations or only checks
+    /// that none is pending.
+    pub migrations: MigrationMode,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +188,11 @@ pub struct CommonArgs {
     /// `development` or `production`
     #[arg(long, env = "APP_ENV", default_value = "development")]
     pub app_env: AppEnv,
+    /// `apply`: apply pending migrations at start-up; `verify`: never change the schema, refuse
+    /// to start while one is pending (`migrate` applies them) (default: verify in production,
+    /// apply otherwise)
+    #[arg(long, env = "DB_MIGRATIONS")]
+    pub db_migrations: Option<MigrationMode>,
     /// `json` or `pretty` (default: json in production, pretty otherwise)
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -205,6 +234,10 @@ impl CommonArgs {
                 source,
                 pool_max: self.db_pool_max,
                 statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+                migrations: self.db_migrations.unwrap_or(match self.app_env {
+                    AppEnv::Production => MigrationMode::Verify,
+                    AppEnv::Development => MigrationMode::Apply,
+                }),
             },
             cors_origins: self
                 .cors_allowed_origins
@@ -239,4 +272,43 @@ pub fn from_env<A: Args + clap::FromArgMatches>() -> Result<A, ConfigError> {
         .map_err(|e| ConfigError::new("environment", e.to_string().trim().to_owned()))?;
     A::from_arg_matches(&matches)
         .map_err(|e| ConfigError::new("environment", e.to_string().trim().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    fn migrations(flags: &[&str]) -> Result<MigrationMode, String> {
+        let cli = Cli::try_parse_from(std::iter::once("service").chain(flags.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Ok(cli
+            .common
+            .into_config()
+            .map_err(|e| e.to_string())?
+            .database
+            .migrations)
+    }
+
+    #[test]
+    fn migrations_are_verified_in_production_and_applied_otherwise_unless_set() {
+        assert_eq!(migrations(&[]), Ok(MigrationMode::Apply));
+        let production = ["--app-env", "production"];
+        assert_eq!(migrations(&production), Ok(MigrationMode::Verify));
+        let apply = [&production[..], &["--db-migrations", "apply"]].concat();
+        assert_eq!(migrations(&apply), Ok(MigrationMode::Apply));
+        assert_eq!(
+            migrations(&["--db-migrations", "VERIFY"]),
+            Ok(MigrationMode::Verify)
+        );
+        let refused = migrations(&["--db-migrations", "skip"]).unwrap_err();
+        assert!(refused.contains("apply or verify"), "{refused}");
+    }
 }

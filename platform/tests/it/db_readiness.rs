@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use platform::{
     db::{Database, is_unavailable},
-    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
+    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource, MigrationMode},
 };
 use sea_orm::ConnectionTrait;
 
@@ -14,6 +14,7 @@ fn settings(url: String) -> DatabaseSettings {
         source: DbSource::Url(url),
         pool_max: 2,
         statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+        migrations: MigrationMode::Apply,
     }
 }
 

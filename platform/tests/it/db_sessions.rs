@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use platform::{
     db::Database,
-    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource},
+    process::config::{DEFAULT_STATEMENT_TIMEOUT, DatabaseSettings, DbSource, MigrationMode},
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use testkit::db::{Backend, TestDb, backends};
@@ -17,6 +17,7 @@ async fn database(test_db: &TestDb, pool_max: u32) -> Database {
         source: DbSource::Url(test_db.url.clone()),
         pool_max,
         statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+        migrations: MigrationMode::Apply,
     };
     Database::connect(settings, None).await.expect("connect")
 }

@@ -13,7 +13,10 @@ use crate::domain::{
     Caller, IfMatchVersions, ListFilter, NewTask, Priority, Status, Task, TaskPatch,
 };
 
-/// Also (de)serialised: an idempotency key's row keeps the task it created as JSON.
+/// Also (de)serialised: an idempotency key's row keeps the task it created as JSON, which the
+/// releases before and after this one must read too (docs/release.md, "Stored formats"):
+/// unknown fields are ignored (never `deny_unknown_fields`), and a field added later is an
+/// `Option` or `#[serde(default)]`, since rows stored before it lack it.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {

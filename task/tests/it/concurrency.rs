@@ -8,9 +8,12 @@ use std::collections::HashSet;
 
 use common::{Stack, assert_envelope, send};
 use reqwest::Method;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    sea_query::Expr,
+};
 use serde_json::{Value, json};
-use task::storage::idempotency::{Column as KeyColumn, Entity as Keys};
+use task::storage::idempotency::{ActiveModel as KeyModel, Column as KeyColumn, Entity as Keys};
 use testkit::db::backends;
 
 fn bearer(token: &str) -> String {
@@ -271,6 +274,78 @@ async fn idempotency_key_replays_refuses_and_expires() {
         assert_eq!(fresh["task"]["title"], "new body");
         let left = Keys::find().count(&conn).await.unwrap();
         assert!(left <= 3, "expired keys are swept or reused: {left} left");
+        s.stop().await;
+    }
+}
+
+/// Stored formats are schema too (docs/release.md): a key's response stored by the release
+/// before this one, and one stored by the release after it (with a field this one does not
+/// know), replay under this release as stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_records_of_the_neighbouring_releases_replay() {
+    for backend in backends() {
+        let s = Stack::start(backend).await;
+        let (token, user_id) = s.user("upgrader").await;
+        let auth = bearer(&token);
+        let body = json!({"title": "Stored by another release", "priority": "high"});
+        let create = |key: &'static str| {
+            let (s, auth, body) = (&s, &auth, &body);
+            async move {
+                send(
+                    &s.http,
+                    Method::POST,
+                    &s.url("/tasks"),
+                    &[("authorization", auth), ("idempotency-key", key)],
+                    Some(body),
+                )
+                .await
+            }
+        };
+        let (status, _, probe) = create("probe").await;
+        assert_eq!(status, 201, "{probe}");
+        let conn = s.db.connect().await;
+        let hash = Keys::find()
+            .filter(KeyColumn::Key.eq("probe"))
+            .one(&conn)
+            .await
+            .unwrap()
+            .expect("the probe's key")
+            .request_hash;
+
+        // Written as `serde_json::to_string(&tasks::Model)` wrote it in the release before.
+        let previous = format!(
+            r#"{{"id":4242,"user_id":{user_id},"title":"Stored by another release","description":null,"status":"pending","priority":"high","due_date":"2030-01-31T00:00:00Z","created_at":"2026-12-01T09:30:00.123456Z","updated_at":"2026-12-01T09:30:00.123456Z","version":1}}"#
+        );
+        // The same with a field a later release added.
+        let next = previous.replace(r#""version":1"#, r#""version":1,"estimate_minutes":30"#);
+        for (key, stored) in [("from-previous", previous), ("from-next", next)] {
+            KeyModel {
+                user_id: Set(user_id),
+                key: Set(key.to_owned()),
+                request_hash: Set(hash.clone()),
+                status: Set("done".to_owned()),
+                response_body: Set(Some(stored)),
+                created_at: Set(platform::db::now()),
+                ..Default::default()
+            }
+            .insert(&conn)
+            .await
+            .unwrap();
+            let (status, headers, replay) = create(key).await;
+            assert_eq!(status, 201, "{backend:?} {key}: {replay}");
+            assert_eq!(etag(&headers), "\"4242-1\"", "{key}");
+            assert_eq!(
+                replay["task"],
+                json!({
+                    "id": 4242, "user_id": user_id, "title": "Stored by another release",
+                    "description": null, "status": "pending", "priority": "high",
+                    "due_date": "2030-01-31T00:00:00+00:00",
+                    "created_at": "2026-12-01T09:30:00.123456+00:00",
+                    "updated_at": "2026-12-01T09:30:00.123456+00:00"
+                }),
+                "{backend:?} {key}"
+            );
+        }
         s.stop().await;
     }
 }

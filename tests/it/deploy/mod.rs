@@ -14,6 +14,18 @@ pub const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[
     ),
 ];
 
+/// Variables the two deployments deliberately hand differently: `(name, Copilot's value, the
+/// CDK app's value if it hands it at all, why)`.
+pub const DIFFERENT_BY_DESIGN: &[(&str, &str, &str, &str)] = &[(
+    "DB_MIGRATIONS",
+    "apply",
+    // Not handing it is the same: APP_ENV=production makes verify the default.
+    "verify",
+    "Copilot has no step before a service update, so its tasks apply migrations at start-up; \
+     the CDK app runs `migrate` as a one-off task first and its services only verify \
+     (docs/release.md)",
+)];
+
 /// What `svc` ("auth" or "task") reads, and the part of it deliberately not handed in the cloud.
 pub fn reads_and_not_handed(
     svc: &str,
