@@ -8,8 +8,8 @@ fn main() {
     for (spec, module) in [("auth.json", "auth.rs"), ("task.json", "task.rs")] {
         let path = PathBuf::from("../openapi").join(spec);
         println!("cargo:rerun-if-changed={}", path.display());
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let text =
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let spec = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{} is not an OpenAPI 3.0 document: {e}", path.display()));
         let tokens = progenitor::Generator::new(

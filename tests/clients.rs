@@ -133,7 +133,12 @@ fn operation_ids(name: &str) -> Vec<String> {
         .expect("paths")
         .values()
         .flat_map(|item| item.as_object().expect("a path item").values())
-        .map(|op| op["operationId"].as_str().expect("an operationId").to_owned())
+        .map(|op| {
+            op["operationId"]
+                .as_str()
+                .expect("an operationId")
+                .to_owned()
+        })
         .collect()
 }
 
@@ -195,15 +200,13 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// The TypeScript types of `spec` (openapi-typescript), written to tests/clients/gen/.
 fn typescript_types(name: &str) {
-    let target = dir()
-        .join("gen")
-        .join(name.replace(".json", ".ts"));
-    let generated = run(Command::new(
-        dir().join("node_modules/.bin/openapi-typescript"),
-    )
-    .arg(spec(name))
-    .arg("--output")
-    .arg(&target));
+    let target = dir().join("gen").join(name.replace(".json", ".ts"));
+    let generated = run(
+        Command::new(dir().join("node_modules/.bin/openapi-typescript"))
+            .arg(spec(name))
+            .arg("--output")
+            .arg(&target),
+    );
     assert_no_warning("openapi-typescript", &generated);
     let types = std::fs::read_to_string(&target).expect("the generated types");
     let operations = types

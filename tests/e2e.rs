@@ -134,7 +134,7 @@ fn start_auth(db: &TestDb, key: &str, port: Option<u16>) -> ServiceProcess {
 async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
     for backend in backends() {
         let db = TestDb::new(backend).await;
-        let key1 = auth::app::signing_keys::generate_pem();
+        let key1 = ::auth::app::signing_keys::generate_pem();
         let mut auth = start_auth(&db, &key1, None);
         auth.wait_healthy("/auth/ready").await;
         let auth_port = auth.port;
@@ -169,12 +169,17 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
             .expect("create");
         assert_eq!(created.status(), 201);
         let id = created.task.id;
+        let etag = created.headers()["etag"]
+            .to_str()
+            .expect("an ETag")
+            .to_owned();
         assert_eq!(c.total(&token).await, Ok(1));
         let got = tasks.get_task().id(id).send().await.expect("get");
         assert_eq!(got.task.title, "ship it");
         let upd = tasks
             .update_task()
             .id(id)
+            .if_match(etag)
             .body(task_types::UpdateTaskRequest::builder().status(task_types::Status::Completed))
             .send()
             .await
@@ -182,13 +187,21 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         assert_eq!(upd.task.status, task_types::Status::Completed);
         tasks.delete_task().id(id).send().await.expect("delete");
         let (status, message) = failure(tasks.get_task().id(id).send().await, task_message);
-        assert_eq!((status, message), (404, format!("Task with id {id} not found")));
-        let v = c.account(&token).validate_token().send().await.expect("validate");
+        assert_eq!(
+            (status, message),
+            (404, format!("Task with id {id} not found"))
+        );
+        let v = c
+            .account(&token)
+            .validate_token()
+            .send()
+            .await
+            .expect("validate");
         assert!(v.valid);
         assert_eq!(c.api.get("/nowhere", None).await.0, 404);
 
         // Token expiry: a token signed by auth's key whose lifetime is over.
-        let ring = auth::app::signing_keys::KeyRing::from_material(&key1).unwrap();
+        let ring = ::auth::app::signing_keys::KeyRing::from_material(&key1).unwrap();
         let now = chrono::Utc::now().timestamp();
         let user_id = reg.user.id;
         let claims = json!({"sub": user_id.to_string(), "user_id": user_id, "username": "e2e",
@@ -209,7 +222,7 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         // service has never seen the new kid and fetches it on first sight.
         auth.terminate();
         assert!(auth.wait_exit(Duration::from_secs(30)).await.success());
-        let key2 = auth::app::signing_keys::generate_pem();
+        let key2 = ::auth::app::signing_keys::generate_pem();
         let bundle = format!("{key2}\n{key1}");
         let mut auth = start_auth(&db, &bundle, Some(auth_port));
         auth.wait_healthy("/auth/health").await;
@@ -284,7 +297,7 @@ async fn until_revoked_at_task(c: &Client, token: &str) -> Duration {
 async fn tokens_ended_at_auth_are_refused_by_task_within_the_bound_and_deleted_tasks_are_gone() {
     for backend in backends() {
         let db = TestDb::new(backend).await;
-        let key = auth::app::signing_keys::generate_pem();
+        let key = ::auth::app::signing_keys::generate_pem();
         let mut auth = start_auth(&db, &key, None);
         auth.wait_healthy("/auth/ready").await;
         let mut task = ServiceProcess::spawn(

@@ -43,7 +43,9 @@ pub fn bearer(token: &str) -> Result<reqwest::Client, BearerError> {
     let mut value = reqwest::header::HeaderValue::try_from(format!("Bearer {token}"))?;
     value.set_sensitive(true);
     let headers = reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)]);
-    Ok(reqwest::Client::builder().default_headers(headers).build()?)
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
 }
 
 #[derive(Debug, thiserror::Error)]

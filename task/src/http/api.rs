@@ -96,7 +96,12 @@ impl TaskApi {
     ///
     /// With an `Idempotency-Key`, a retry of the same request (same key, same body) within
     /// 24 hours answers the original response and creates nothing.
-    #[oai(path = "/tasks", method = "post", operation_id = "createTask", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks",
+        method = "post",
+        operation_id = "createTask",
+        tag = "Tag::Tasks"
+    )]
     async fn create(
         &self,
         state: Data<&Arc<State>>,
@@ -111,7 +116,8 @@ impl TaskApi {
             validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         idempotency_key: SentHeader,
-    ) -> Result<LowercaseHeaders<TaskCreated>, { BEARER | JSON_BODY | CONFLICT | UNPROCESSABLE }> {
+    ) -> Result<LowercaseHeaders<TaskCreated>, { BEARER | JSON_BODY | CONFLICT | UNPROCESSABLE }>
+    {
         let key = match idempotency_key {
             SentHeader::Absent => None,
             SentHeader::Unreadable => Some(Err(IdempotencyKey::RULE)),
@@ -140,7 +146,12 @@ impl TaskApi {
     }
 
     /// List the caller's tasks, newest first
-    #[oai(path = "/tasks", method = "get", operation_id = "listTasks", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks",
+        method = "get",
+        operation_id = "listTasks",
+        tag = "Tag::Tasks"
+    )]
     async fn list(
         &self,
         state: Data<&Arc<State>>,
@@ -180,7 +191,12 @@ impl TaskApi {
     }
 
     /// Get one of the caller's tasks
-    #[oai(path = "/tasks/:id", method = "get", operation_id = "getTask", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks/:id",
+        method = "get",
+        operation_id = "getTask",
+        tag = "Tag::Tasks"
+    )]
     async fn get(
         &self,
         state: Data<&Arc<State>>,
@@ -203,7 +219,12 @@ impl TaskApi {
     }
 
     /// Update any subset of a task's fields
-    #[oai(path = "/tasks/:id", method = "put", operation_id = "updateTask", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks/:id",
+        method = "put",
+        operation_id = "updateTask",
+        tag = "Tag::Tasks"
+    )]
     async fn update(
         &self,
         state: Data<&Arc<State>>,
@@ -217,8 +238,7 @@ impl TaskApi {
     ) -> Result<
         LowercaseHeaders<TaskUpdated>,
         { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED },
-    >
-    {
+    > {
         let patch = TaskPatch::try_from(body.0).map_err(ApiError::validation)?;
         let expected = etag::if_match(id.0, &if_match);
         let task = state.update_task(caller.0, id.0, patch, expected).await?;
@@ -226,7 +246,12 @@ impl TaskApi {
     }
 
     /// Delete a task
-    #[oai(path = "/tasks/:id", method = "delete", operation_id = "deleteTask", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks/:id",
+        method = "delete",
+        operation_id = "deleteTask",
+        tag = "Tag::Tasks"
+    )]
     async fn delete(
         &self,
         state: Data<&Arc<State>>,
@@ -246,14 +271,24 @@ impl TaskApi {
     }
 
     /// Liveness: the process answers. No database call.
-    #[oai(path = "/tasks/health", method = "get", operation_id = "taskHealth", tag = "Tag::Health")]
+    #[oai(
+        path = "/tasks/health",
+        method = "get",
+        operation_id = "taskHealth",
+        tag = "Tag::Health"
+    )]
     async fn health(&self) -> Json<HealthResponse> {
         Json(HealthResponse::healthy("task-service"))
     }
 
     /// Readiness: the database answers, in time (a 503 names which: unreachable or slow),
     /// and verification keys are loaded.
-    #[oai(path = "/tasks/ready", method = "get", operation_id = "taskReady", tag = "Tag::Health")]
+    #[oai(
+        path = "/tasks/ready",
+        method = "get",
+        operation_id = "taskReady",
+        tag = "Tag::Health"
+    )]
     async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>, UNAVAILABLE> {
         if !state.keys.has_keys() {
             return Err(ApiError::unavailable("Token verification keys are not loaded").into());
