@@ -26,11 +26,19 @@
 //! ```
 
 /// The auth service: registration, login, tokens, the caller's account.
+#[allow(
+    clippy::all,
+    reason = "generated: progenitor's style, and the specs' descriptions as written"
+)]
 pub mod auth {
     include!(concat!(env!("OUT_DIR"), "/auth.rs"));
 }
 
 /// The task service: the caller's tasks.
+#[allow(
+    clippy::all,
+    reason = "generated: progenitor's style, and the specs' descriptions as written"
+)]
 pub mod task {
     include!(concat!(env!("OUT_DIR"), "/task.rs"));
 }
