@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, on a fresh Debian machine (run as root):
 # cargo-nextest, cargo-deny, rustfmt/clippy, moto_server (a real Secrets Manager emulator),
-# HAProxy (the rehearsal's load balancer),
-# Chromium and playwright-core for the browser test, the CDK app's node modules. Idempotent:
-# skips what is already there.
+# HAProxy (the rehearsal's load balancer), Chromium and playwright-core for the browser test,
+# the CDK app's node modules, the client
+# generators of tests/it/clients.rs (openapi-python-client in tests/clients/.venv,
+# openapi-typescript, openapi-fetch and tsc in tests/clients/node_modules). Idempotent: skips
+# what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ command -v jq >/dev/null || apt_needed+=(jq)
 command -v curl >/dev/null || apt_needed+=(curl)
 # The load balancer of tests/it/rehearsal.rs.
 command -v haproxy >/dev/null || apt_needed+=(haproxy)
+python3 -m venv --help >/dev/null 2>&1 || apt_needed+=(python3-venv)
 if [ ${#apt_needed[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_needed[@]}" >/dev/null
@@ -32,6 +35,10 @@ fi
 command -v moto_server >/dev/null || { echo "moto_server not on PATH after pip install" >&2; exit 1; }
 
 npm ci --prefix tests/browser --no-audit --no-fund --silent
+# tests/it/clients.rs: the generators a user reaches for first, at the versions pinned there.
+[ -x tests/clients/.venv/bin/python ] || python3 -m venv tests/clients/.venv
+tests/clients/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
+npm ci --prefix tests/clients --no-audit --no-fund --silent
 # The CDK app (aws-cdk-lib, the aws-cdk CLI, cdk-nag, jest): .ci/cdk.sh and tests/it/cdk_matches_copilot.rs.
 npm ci --prefix cdk --no-audit --no-fund --silent
 

@@ -124,6 +124,7 @@ fn the_code_map_names_every_folder_and_source_file() {
         "src",
         "testkit/src",
         "bench/src",
+        "client/src",
     ] {
         wanted.push(format!("{dir}/"));
         walk(dir, &mut wanted);

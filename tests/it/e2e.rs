@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
+use client::{
+    Error, ResponseValue,
+    auth::{self, types as auth_types},
+    task::{self, types as task_types},
+};
 use serde_json::json;
 use testkit::{
     api::Api,
@@ -12,32 +16,106 @@ use testkit::{
     process::{ServiceProcess, env, workspace_binary},
 };
 
-/// The system behind the router, spoken to as a client would.
+/// The system behind the router, spoken to through the clients generated from the specs.
 struct Client {
     api: Api,
-}
-
-impl std::ops::Deref for Client {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
+    auth: auth::Client,
 }
 
 impl Client {
-    async fn login(&self, username: &str) -> String {
-        let (status, v) = self
-            .call(
-                Method::POST,
-                "/auth/login",
-                None,
-                Some(json!({"username": username, "password": "password1"})),
-            )
-            .await;
-        assert_eq!(status, 200, "{v}");
-        v["token"].as_str().unwrap().to_owned()
+    fn new(base: &str) -> Self {
+        Self {
+            api: Api::new(base),
+            auth: auth::Client::new(base),
+        }
     }
+
+    /// The task service as the holder of `token` speaks to it.
+    fn tasks(&self, token: &str) -> task::Client {
+        task::Client::new_with_client(&self.api.base, client::bearer(token).expect("a token"))
+    }
+
+    /// The auth service's account operations, as the holder of `token`.
+    fn account(&self, token: &str) -> auth::Client {
+        auth::Client::new_with_client(&self.api.base, client::bearer(token).expect("a token"))
+    }
+
+    async fn register(&self, username: &str) -> auth_types::RegisterResponse {
+        self.auth
+            .register()
+            .body(
+                auth_types::RegisterRequest::builder()
+                    .username(username)
+                    .email(format!("{username}@x.io"))
+                    .password("password1"),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("register {username}: {e:?}"))
+            .into_inner()
+    }
+
+    async fn login(&self, username: &str) -> String {
+        self.auth
+            .login()
+            .body(
+                auth_types::LoginRequest::builder()
+                    .username(username)
+                    .password("password1"),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("login {username}: {e:?}"))
+            .into_inner()
+            .token
+    }
+
+    async fn create(&self, token: &str, title: &str) -> task_types::Task {
+        self.tasks(token)
+            .create_task()
+            .body(task_types::CreateTaskRequest::builder().title(title))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create {title}: {e:?}"))
+            .into_inner()
+            .task
+    }
+
+    async fn total(&self, token: &str) -> Result<u64, (u16, String)> {
+        self.tasks(token)
+            .list_tasks()
+            .send()
+            .await
+            .map(|list| list.total)
+            .map_err(|e| refused(e, |b: task_types::ErrorBody| b.message))
+    }
+}
+
+/// The status and message of an answer the spec declares as an error.
+fn refused<E: std::fmt::Debug>(e: Error<E>, message: impl FnOnce(E) -> String) -> (u16, String) {
+    match e {
+        Error::ErrorResponse(r) => (r.status().as_u16(), message(r.into_inner())),
+        other => panic!("expected an error the spec declares, got {other:?}"),
+    }
+}
+
+/// The answer of an operation expected to fail, as [`refused`] reads it.
+fn failure<T: std::fmt::Debug, E: std::fmt::Debug>(
+    r: Result<ResponseValue<T>, Error<E>>,
+    message: impl FnOnce(E) -> String,
+) -> (u16, String) {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => refused(e, message),
+    }
+}
+
+fn auth_message(b: auth_types::ErrorBody) -> String {
+    b.message
+}
+
+fn task_message(b: task_types::ErrorBody) -> String {
+    b.message
 }
 
 fn start_auth(db: &TestDb, key: &str, port: Option<u16>) -> ServiceProcess {
@@ -56,7 +134,7 @@ fn start_auth(db: &TestDb, key: &str, port: Option<u16>) -> ServiceProcess {
 async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
     for backend in backends() {
         let db = TestDb::new(backend).await;
-        let key1 = auth::app::signing_keys::generate_pem();
+        let key1 = ::auth::app::signing_keys::generate_pem();
         let mut auth = start_auth(&db, &key1, None);
         auth.wait_healthy("/auth/ready").await;
         let auth_port = auth.port;
@@ -66,11 +144,9 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         );
         task.wait_healthy("/tasks/ready").await;
         let router = router_process(&auth.base, &task.base).await;
-        let c = Client {
-            api: Api::new(router.base.clone()),
-        };
+        let c = Client::new(&router.base);
         // The starting page tells a newcomer where a token comes from.
-        let page = c.http.get(c.url("/docs")).send().await.unwrap();
+        let page = c.api.http.get(c.api.url("/docs")).send().await.unwrap();
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
         for needle in ["/auth/docs", "/tasks/docs", "POST /auth/login", "Authorize"] {
@@ -78,82 +154,75 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
         }
 
         // The whole flow.
-        let (status, reg) = c
-            .call(
-                Method::POST,
-                "/auth/register",
-                None,
-                Some(json!({"username": "e2e", "email": "e2e@x.io", "password": "password1"})),
-            )
-            .await;
-        assert_eq!(status, 201, "{backend:?} {reg}");
+        let reg = c.register("e2e").await;
         let token = c.login("e2e").await;
-        let (status, created) = c
-            .call(
-                Method::POST,
-                "/tasks",
-                Some(&token),
-                Some(json!({"title": "ship it", "priority": "high"})),
+        let tasks = c.tasks(&token);
+        let created = tasks
+            .create_task()
+            .body(
+                task_types::CreateTaskRequest::builder()
+                    .title("ship it")
+                    .priority(task_types::Priority::High),
             )
-            .await;
-        assert_eq!(status, 201, "{created}");
-        let id = created["task"]["id"].as_i64().unwrap();
-        let (status, list) = c.call(Method::GET, "/tasks", Some(&token), None).await;
-        assert_eq!((status, list["total"].as_u64()), (200, Some(1)));
-        let (status, got) = c
-            .call(Method::GET, &format!("/tasks/{id}"), Some(&token), None)
-            .await;
-        assert_eq!((status, &got["task"]["title"]), (200, &json!("ship it")));
-        let (status, upd) = c
-            .call(
-                Method::PUT,
-                &format!("/tasks/{id}"),
-                Some(&token),
-                Some(json!({"status": "completed"})),
-            )
-            .await;
-        assert_eq!((status, &upd["task"]["status"]), (200, &json!("completed")));
-        let (status, _) = c
-            .call(Method::DELETE, &format!("/tasks/{id}"), Some(&token), None)
-            .await;
-        assert_eq!(status, 200);
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(created.status(), 201);
+        let id = created.task.id;
+        let etag = created.headers()["etag"]
+            .to_str()
+            .expect("an ETag")
+            .to_owned();
+        assert_eq!(c.total(&token).await, Ok(1));
+        let got = tasks.get_task().id(id).send().await.expect("get");
+        assert_eq!(got.task.title, "ship it");
+        let upd = tasks
+            .update_task()
+            .id(id)
+            .if_match(etag)
+            .body(task_types::UpdateTaskRequest::builder().status(task_types::Status::Completed))
+            .send()
+            .await
+            .expect("update");
+        assert_eq!(upd.task.status, task_types::Status::Completed);
+        tasks.delete_task().id(id).send().await.expect("delete");
+        let (status, message) = failure(tasks.get_task().id(id).send().await, task_message);
         assert_eq!(
-            c.call(Method::GET, &format!("/tasks/{id}"), Some(&token), None)
-                .await
-                .0,
-            404
+            (status, message),
+            (404, format!("Task with id {id} not found"))
         );
-        let (status, v) = c
-            .call(Method::POST, "/auth/validate", Some(&token), None)
-            .await;
-        assert_eq!((status, &v["valid"]), (200, &json!(true)));
-        assert_eq!(c.call(Method::GET, "/nowhere", None, None).await.0, 404);
+        let v = c
+            .account(&token)
+            .validate_token()
+            .send()
+            .await
+            .expect("validate");
+        assert!(v.valid);
+        assert_eq!(c.api.get("/nowhere", None).await.0, 404);
 
         // Token expiry: a token signed by auth's key whose lifetime is over.
-        let ring = auth::app::signing_keys::KeyRing::from_material(&key1).unwrap();
+        let ring = ::auth::app::signing_keys::KeyRing::from_material(&key1).unwrap();
         let now = chrono::Utc::now().timestamp();
-        let claims = json!({"sub": reg["user"]["id"].to_string(), "user_id": reg["user"]["id"], "username": "e2e",
+        let user_id = reg.user.id;
+        let claims = json!({"sub": user_id.to_string(), "user_id": user_id, "username": "e2e",
             "email": "e2e@x.io", "role": "user", "iat": now - 3700, "exp": now - 100,
             "iss": "task-management", "aud": "task-management-api", "jti": "expired"});
         let expired = ring.sign(&claims).unwrap();
-        let (status, body) = c.call(Method::GET, "/tasks", Some(&expired), None).await;
         assert_eq!(
-            (status, &body["message"]),
-            (401, &json!("Token has expired"))
+            c.total(&expired).await,
+            Err((401, "Token has expired".into()))
         );
-        let (status, body) = c
-            .call(Method::POST, "/auth/validate", Some(&expired), None)
-            .await;
+        let answer = c.account(&expired).validate_token().send().await;
         assert_eq!(
-            (status, &body["message"]),
-            (401, &json!("Token has expired"))
+            failure(answer, auth_message),
+            (401, "Token has expired".into())
         );
 
         // Rotation: auth restarts with a new key (still publishing the old one); the task
         // service has never seen the new kid and fetches it on first sight.
         auth.terminate();
         assert!(auth.wait_exit(Duration::from_secs(30)).await.success());
-        let key2 = auth::app::signing_keys::generate_pem();
+        let key2 = ::auth::app::signing_keys::generate_pem();
         let bundle = format!("{key2}\n{key1}");
         let mut auth = start_auth(&db, &bundle, Some(auth_port));
         auth.wait_healthy("/auth/health").await;
@@ -163,54 +232,40 @@ async fn whole_flow_through_the_router_then_expiry_rotation_and_auth_down() {
             token_contract::jwt::Verifier::kid_of(&token)
         );
         // Refreshes are rate-limited to one every two seconds: allow for one to be due.
-        let mut status = 0;
+        let mut listed = c.total(&new_token).await;
         for _ in 0..60 {
-            status = c
-                .call(Method::GET, "/tasks", Some(&new_token), None)
-                .await
-                .0;
-            if status == 200 {
+            if listed.is_ok() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+            listed = c.total(&new_token).await;
         }
         assert_eq!(
-            status, 200,
+            listed,
+            Ok(0),
             "task service accepts a token signed with the rotated key"
         );
-        assert_eq!(
-            c.call(Method::GET, "/tasks", Some(&token), None).await.0,
-            200,
-            "old key still published"
-        );
+        assert_eq!(c.total(&token).await, Ok(0), "old key still published");
 
         // auth stops: task keeps serving with the keys it has; auth's routes answer 503.
         auth.kill();
-        let (status, created) = c
-            .call(
-                Method::POST,
-                "/tasks",
-                Some(&new_token),
-                Some(json!({"title": "offline"})),
+        c.create(&new_token, "offline").await;
+        assert_eq!(c.total(&new_token).await, Ok(1));
+        let answer = c
+            .auth
+            .login()
+            .body(
+                auth_types::LoginRequest::builder()
+                    .username("e2e")
+                    .password("password1"),
             )
+            .send()
             .await;
-        assert_eq!(status, 201, "{created}");
-        assert_eq!(
-            c.call(Method::GET, "/tasks", Some(&new_token), None)
-                .await
-                .1["total"],
-            1
-        );
-        let (status, body) = c
-            .call(
-                Method::POST,
-                "/auth/login",
-                None,
-                Some(json!({"username": "e2e", "password": "password1"})),
-            )
-            .await;
-        assert_eq!(status, 503, "{body}");
-        assert_eq!(body["error"], "Service Unavailable");
+        let Err(Error::ErrorResponse(down)) = answer else {
+            panic!("login with auth down: {answer:?}");
+        };
+        assert_eq!(down.status(), 503);
+        assert_eq!(down.error, "Service Unavailable");
         task.terminate();
         assert!(task.wait_exit(Duration::from_secs(30)).await.success());
     }
@@ -223,12 +278,13 @@ const REVOCATION_BOUND: Duration = Duration::from_secs(30);
 async fn until_revoked_at_task(c: &Client, token: &str) -> Duration {
     let start = std::time::Instant::now();
     loop {
-        let (status, body) = c.call(Method::GET, "/tasks", Some(token), None).await;
-        if status == 401 {
-            assert_eq!(body["message"], "Token has been revoked", "{body}");
-            return start.elapsed();
+        match c.total(token).await {
+            Err((401, message)) => {
+                assert_eq!(message, "Token has been revoked");
+                return start.elapsed();
+            }
+            answer => assert!(answer.is_ok(), "{answer:?}"),
         }
-        assert_eq!(status, 200, "{body}");
         assert!(
             start.elapsed() < REVOCATION_BOUND,
             "task still accepts a token ended at auth"
@@ -241,7 +297,7 @@ async fn until_revoked_at_task(c: &Client, token: &str) -> Duration {
 async fn tokens_ended_at_auth_are_refused_by_task_within_the_bound_and_deleted_tasks_are_gone() {
     for backend in backends() {
         let db = TestDb::new(backend).await;
-        let key = auth::app::signing_keys::generate_pem();
+        let key = ::auth::app::signing_keys::generate_pem();
         let mut auth = start_auth(&db, &key, None);
         auth.wait_healthy("/auth/ready").await;
         let mut task = ServiceProcess::spawn(
@@ -250,55 +306,37 @@ async fn tokens_ended_at_auth_are_refused_by_task_within_the_bound_and_deleted_t
         );
         task.wait_healthy("/tasks/ready").await;
         let router = router_process(&auth.base, &task.base).await;
-        let c = Client {
-            api: Api::new(router.base.clone()),
-        };
+        let c = Client::new(&router.base);
         for name in ["stays", "leaves"] {
-            let (status, body) = c.register(name, &format!("{name}@x.io"), "password1").await;
-            assert_eq!(status, 201, "{backend:?} {body}");
+            c.register(name).await;
         }
         let (logged_out, kept) = (c.login("stays").await, c.login("stays").await);
         let leaver = c.login("leaves").await;
         for token in [&kept, &leaver, &leaver] {
-            let (status, _) = c
-                .call(
-                    Method::POST,
-                    "/tasks",
-                    Some(token),
-                    Some(json!({"title": "t"})),
-                )
-                .await;
-            assert_eq!(status, 201);
+            c.create(token, "t").await;
         }
         // Task has seen every token (its cache holds both users' state).
         for token in [&logged_out, &kept, &leaver] {
-            assert_eq!(
-                c.call(Method::GET, "/tasks", Some(token), None).await.0,
-                200
-            );
+            assert!(c.total(token).await.is_ok());
         }
 
-        let (status, _) = c
-            .call(Method::POST, "/auth/logout", Some(&logged_out), None)
-            .await;
-        assert_eq!(status, 200);
-        let (status, body) = c
-            .call(
-                Method::DELETE,
-                "/auth/me",
-                Some(&leaver),
-                Some(json!({"password": "password1"})),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
+        c.account(&logged_out)
+            .logout()
+            .send()
+            .await
+            .expect("logout");
+        c.account(&leaver)
+            .delete_me()
+            .body(auth_types::DeleteAccountRequest::builder().password("password1"))
+            .send()
+            .await
+            .expect("delete the account");
         // At auth at once.
         for token in [&logged_out, &leaver] {
-            let (status, body) = c
-                .call(Method::POST, "/auth/validate", Some(token), None)
-                .await;
+            let answer = c.account(token).validate_token().send().await;
             assert_eq!(
-                (status, &body["message"]),
-                (401, &json!("Token has been revoked"))
+                failure(answer, auth_message),
+                (401, "Token has been revoked".into())
             );
         }
         // At task within the bound (its cache's TTL, 15 s by default).
@@ -307,12 +345,7 @@ async fn tokens_ended_at_auth_are_refused_by_task_within_the_bound_and_deleted_t
             until_revoked_at_task(&c, &leaver)
         );
         eprintln!("{backend:?}: refused at task after {a:?} (logout) and {b:?} (deletion)");
-        let (status, list) = c.call(Method::GET, "/tasks", Some(&kept), None).await;
-        assert_eq!(
-            (status, &list["total"]),
-            (200, &json!(1)),
-            "the other token lives"
-        );
+        assert_eq!(c.total(&kept).await, Ok(1), "the other token lives");
 
         // The deleted account's tasks are gone; its names are free again.
         let conn = db.connect().await;
@@ -331,8 +364,7 @@ async fn tokens_ended_at_auth_are_refused_by_task_within_the_bound_and_deleted_t
             "only the kept user's task"
         );
         let _ = conn.close().await;
-        let (status, _) = c.register("leaves", "leaves@x.io", "password1").await;
-        assert_eq!(status, 201);
+        c.register("leaves").await;
         task.terminate();
         assert!(task.wait_exit(Duration::from_secs(30)).await.success());
         auth.kill();

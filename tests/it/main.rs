@@ -7,6 +7,7 @@ mod synth;
 mod api_reference;
 mod browser;
 mod cdk_matches_copilot;
+mod clients;
 mod code_map;
 mod config_docs;
 mod copilot_manifests;

@@ -52,7 +52,12 @@ type Result<T, const S: u16> = std::result::Result<T, Errors<S>>;
 #[OpenApi(prefix_path = "/auth")]
 impl AuthApi {
     /// Register a new user
-    #[oai(path = "/register", method = "post", tag = "Tag::Auth")]
+    #[oai(
+        path = "/register",
+        method = "post",
+        operation_id = "register",
+        tag = "Tag::Auth"
+    )]
     async fn register(
         &self,
         state: Data<&Arc<State>>,
@@ -70,7 +75,12 @@ impl AuthApi {
     ///
     /// Unknown users and wrong passwords get the same answer in the same time. Repeated
     /// failures for a username or from an address are answered with 429 and `Retry-After`.
-    #[oai(path = "/login", method = "post", tag = "Tag::Auth")]
+    #[oai(
+        path = "/login",
+        method = "post",
+        operation_id = "login",
+        tag = "Tag::Auth"
+    )]
     async fn login(
         &self,
         state: Data<&Arc<State>>,
@@ -91,7 +101,12 @@ impl AuthApi {
     ///
     /// A token ended by logout, a password change or account deletion is answered with
     /// 401 "Token has been revoked".
-    #[oai(path = "/validate", method = "post", tag = "Tag::Auth")]
+    #[oai(
+        path = "/validate",
+        method = "post",
+        operation_id = "validateToken",
+        tag = "Tag::Auth"
+    )]
     async fn validate(&self, caller: Caller) -> Result<Json<ValidateResponse>, BEARER> {
         Ok(Json(ValidateResponse {
             valid: true,
@@ -100,7 +115,12 @@ impl AuthApi {
     }
 
     /// The caller's account
-    #[oai(path = "/me", method = "get", tag = "Tag::Account")]
+    #[oai(
+        path = "/me",
+        method = "get",
+        operation_id = "getMe",
+        tag = "Tag::Account"
+    )]
     async fn me(
         &self,
         state: Data<&Arc<State>>,
@@ -115,7 +135,12 @@ impl AuthApi {
     /// the task service within 30 s); the answer carries a new token, as a login does. A
     /// wrong current password is a 401 and counts as a failed login (429 after repeated
     /// failures).
-    #[oai(path = "/me/password", method = "put", tag = "Tag::Account")]
+    #[oai(
+        path = "/me/password",
+        method = "put",
+        operation_id = "changePassword",
+        tag = "Tag::Account"
+    )]
     async fn change_password(
         &self,
         state: Data<&Arc<State>>,
@@ -140,7 +165,12 @@ impl AuthApi {
     /// Confirmed with the account's password (a wrong one is a 401 and counts as a failed
     /// login). The user and their tasks go in one transaction; the username and email can
     /// be registered again, and every token of the account is revoked.
-    #[oai(path = "/me", method = "delete", tag = "Tag::Account")]
+    #[oai(
+        path = "/me",
+        method = "delete",
+        operation_id = "deleteMe",
+        tag = "Tag::Account"
+    )]
     async fn delete_me(
         &self,
         state: Data<&Arc<State>>,
@@ -158,7 +188,12 @@ impl AuthApi {
     /// Log out: end this token, or with `all=true` every token of the caller
     ///
     /// An ended token is refused by auth at once and by the task service within 30 s.
-    #[oai(path = "/logout", method = "post", tag = "Tag::Account")]
+    #[oai(
+        path = "/logout",
+        method = "post",
+        operation_id = "logout",
+        tag = "Tag::Account"
+    )]
     async fn logout(
         &self,
         state: Data<&Arc<State>>,
@@ -176,19 +211,34 @@ impl AuthApi {
     }
 
     /// The public keys tokens are signed with (JWK Set)
-    #[oai(path = "/.well-known/jwks.json", method = "get", tag = "Tag::Auth")]
+    #[oai(
+        path = "/.well-known/jwks.json",
+        method = "get",
+        operation_id = "getJwks",
+        tag = "Tag::Auth"
+    )]
     async fn jwks(&self, state: Data<&Arc<State>>) -> Json<JwkSet> {
         Json(state.tokens.keys().jwks().clone())
     }
 
     /// Liveness: the process answers. No database call.
-    #[oai(path = "/health", method = "get", tag = "Tag::Health")]
+    #[oai(
+        path = "/health",
+        method = "get",
+        operation_id = "authHealth",
+        tag = "Tag::Health"
+    )]
     async fn health(&self) -> Json<HealthResponse> {
         Json(HealthResponse::healthy("auth-service"))
     }
 
     /// Readiness: the database answers, in time (a 503 names which: unreachable or slow).
-    #[oai(path = "/ready", method = "get", tag = "Tag::Health")]
+    #[oai(
+        path = "/ready",
+        method = "get",
+        operation_id = "authReady",
+        tag = "Tag::Health"
+    )]
     async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>, UNAVAILABLE> {
         if let Some(problem) = state.db.readiness().await.problem() {
             return Err(ApiError::unavailable(problem).into());

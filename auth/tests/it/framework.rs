@@ -249,7 +249,7 @@ async fn committed_spec_matches_the_code() {
         }
     }
     assert!(
-        spec["paths"]["/auth/login"]["post"]["responses"]["429"]["headers"]["Retry-After"]
+        spec["paths"]["/auth/login"]["post"]["responses"]["429"]["headers"]["retry-after"]
             .is_object()
     );
     assert!(spec["paths"]["/auth/ready"]["get"]["responses"]["503"].is_object());

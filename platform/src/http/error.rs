@@ -264,7 +264,8 @@ impl<const S: u16> ApiResponse for Errors<S> {
                     }],
                     headers: if *code == 429 || *code == 503 {
                         vec![MetaHeader {
-                            name: "Retry-After".into(),
+                            // Lowercase, as clients read it (see `header::LowercaseHeaders`).
+                            name: "retry-after".into(),
                             description: Some("Seconds to wait before retrying".into()),
                             required: true,
                             deprecated: false,

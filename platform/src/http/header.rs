@@ -3,11 +3,13 @@
 //! no longer guards the write, an `Idempotency-Key` that no longer deduplicates.
 //! [`SentHeader`] tells "absent" from "unreadable", so that a handler can refuse the
 //! request or match nothing instead.
+//!
+//! [`LowercaseHeaders`] documents a response's headers in lowercase.
 
-use poem::{Request, RequestBody};
+use poem::{IntoResponse, Request, RequestBody, Response};
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ExtractParamOptions,
-    registry::{MetaParamIn, MetaSchemaRef, Registry},
+    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions,
+    registry::{MetaParamIn, MetaResponses, MetaSchemaRef, Registry},
     types::Type,
 };
 
@@ -72,5 +74,38 @@ impl<'a> ApiExtractor<'a> for SentHeader {
         param_opts: ExtractParamOptions<String>,
     ) -> poem::Result<Self> {
         Ok(Self::of(request, param_opts.name))
+    }
+}
+
+/// A response whose headers the spec names in lowercase. poem-openapi's `ApiResponse` derive
+/// spells `#[oai(header = "ETag")]` as `ETAG`; generated clients copy the name verbatim
+/// (openapi-typescript types `headers.ETAG`), while fetch, reqwest and HTTP/2 hand headers
+/// over in lowercase. What goes on the wire is unchanged: header names are case-insensitive.
+#[derive(Debug, Clone)]
+pub struct LowercaseHeaders<T>(pub T);
+
+impl<T: ApiResponse> ApiResponse for LowercaseHeaders<T> {
+    const BAD_REQUEST_HANDLER: bool = T::BAD_REQUEST_HANDLER;
+
+    fn meta() -> MetaResponses {
+        let mut meta = T::meta();
+        for header in meta.responses.iter_mut().flat_map(|r| r.headers.iter_mut()) {
+            header.name.make_ascii_lowercase();
+        }
+        meta
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn from_parse_request_error(err: poem::Error) -> Self {
+        Self(T::from_parse_request_error(err))
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for LowercaseHeaders<T> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
     }
 }

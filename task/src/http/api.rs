@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use platform::{
     ApiError, Errors, FieldError,
-    http::header::SentHeader,
+    http::header::{LowercaseHeaders, SentHeader},
     http::health::HealthResponse,
     http::json::Json as SerdeJson,
     status::{
@@ -96,7 +96,12 @@ impl TaskApi {
     ///
     /// With an `Idempotency-Key`, a retry of the same request (same key, same body) within
     /// 24 hours answers the original response and creates nothing.
-    #[oai(path = "/tasks", method = "post", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks",
+        method = "post",
+        operation_id = "createTask",
+        tag = "Tag::Tasks"
+    )]
     async fn create(
         &self,
         state: Data<&Arc<State>>,
@@ -111,7 +116,8 @@ impl TaskApi {
             validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         idempotency_key: SentHeader,
-    ) -> Result<TaskCreated, { BEARER | JSON_BODY | CONFLICT | UNPROCESSABLE }> {
+    ) -> Result<LowercaseHeaders<TaskCreated>, { BEARER | JSON_BODY | CONFLICT | UNPROCESSABLE }>
+    {
         let key = match idempotency_key {
             SentHeader::Absent => None,
             SentHeader::Unreadable => Some(Err(IdempotencyKey::RULE)),
@@ -130,17 +136,22 @@ impl TaskApi {
                 .into_task(),
             None => state.create_task(caller.0, new).await?,
         };
-        Ok(TaskCreated::Created(
+        Ok(LowercaseHeaders(TaskCreated::Created(
             SerdeJson(TaskWithMessage {
                 message: "Task created successfully".into(),
                 task: task.clone().into(),
             }),
             etag::of(&task),
-        ))
+        )))
     }
 
     /// List the caller's tasks, newest first
-    #[oai(path = "/tasks", method = "get", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks",
+        method = "get",
+        operation_id = "listTasks",
+        tag = "Tag::Tasks"
+    )]
     async fn list(
         &self,
         state: Data<&Arc<State>>,
@@ -180,7 +191,12 @@ impl TaskApi {
     }
 
     /// Get one of the caller's tasks
-    #[oai(path = "/tasks/:id", method = "get", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks/:id",
+        method = "get",
+        operation_id = "getTask",
+        tag = "Tag::Tasks"
+    )]
     async fn get(
         &self,
         state: Data<&Arc<State>>,
@@ -190,20 +206,25 @@ impl TaskApi {
         /// that cannot be read (non-ASCII bytes) names no version.
         #[oai(name = "If-None-Match")]
         if_none_match: SentHeader,
-    ) -> Result<TaskFound, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
+    ) -> Result<LowercaseHeaders<TaskFound>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
         let task = state.get_task(caller.0, id.0).await?;
         let tag = etag::of(&task);
         if etag::none_match_hits(&task, &if_none_match) {
-            return Ok(TaskFound::NotModified(tag));
+            return Ok(LowercaseHeaders(TaskFound::NotModified(tag)));
         }
-        Ok(TaskFound::Ok(
+        Ok(LowercaseHeaders(TaskFound::Ok(
             SerdeJson(TaskBody { task: task.into() }),
             tag,
-        ))
+        )))
     }
 
     /// Update any subset of a task's fields
-    #[oai(path = "/tasks/:id", method = "put", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks/:id",
+        method = "put",
+        operation_id = "updateTask",
+        tag = "Tag::Tasks"
+    )]
     async fn update(
         &self,
         state: Data<&Arc<State>>,
@@ -214,8 +235,10 @@ impl TaskApi {
         /// that cannot be read (non-ASCII bytes) matches no version.
         #[oai(name = "If-Match")]
         if_match: SentHeader,
-    ) -> Result<TaskUpdated, { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED }>
-    {
+    ) -> Result<
+        LowercaseHeaders<TaskUpdated>,
+        { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED },
+    > {
         let patch = TaskPatch::try_from(body.0).map_err(ApiError::validation)?;
         let expected = etag::if_match(id.0, &if_match);
         let task = state.update_task(caller.0, id.0, patch, expected).await?;
@@ -223,7 +246,12 @@ impl TaskApi {
     }
 
     /// Delete a task
-    #[oai(path = "/tasks/:id", method = "delete", tag = "Tag::Tasks")]
+    #[oai(
+        path = "/tasks/:id",
+        method = "delete",
+        operation_id = "deleteTask",
+        tag = "Tag::Tasks"
+    )]
     async fn delete(
         &self,
         state: Data<&Arc<State>>,
@@ -243,14 +271,24 @@ impl TaskApi {
     }
 
     /// Liveness: the process answers. No database call.
-    #[oai(path = "/tasks/health", method = "get", tag = "Tag::Health")]
+    #[oai(
+        path = "/tasks/health",
+        method = "get",
+        operation_id = "taskHealth",
+        tag = "Tag::Health"
+    )]
     async fn health(&self) -> Json<HealthResponse> {
         Json(HealthResponse::healthy("task-service"))
     }
 
     /// Readiness: the database answers, in time (a 503 names which: unreachable or slow),
     /// and verification keys are loaded.
-    #[oai(path = "/tasks/ready", method = "get", tag = "Tag::Health")]
+    #[oai(
+        path = "/tasks/ready",
+        method = "get",
+        operation_id = "taskReady",
+        tag = "Tag::Health"
+    )]
     async fn ready(&self, state: Data<&Arc<State>>) -> Result<Json<ReadyResponse>, UNAVAILABLE> {
         if !state.keys.has_keys() {
             return Err(ApiError::unavailable("Token verification keys are not loaded").into());
@@ -266,12 +304,12 @@ impl TaskApi {
     }
 }
 
-fn updated(task: DomainTask) -> TaskUpdated {
-    TaskUpdated::Ok(
+fn updated(task: DomainTask) -> LowercaseHeaders<TaskUpdated> {
+    LowercaseHeaders(TaskUpdated::Ok(
         SerdeJson(TaskWithMessage {
             message: "Task updated successfully".into(),
             task: task.clone().into(),
         }),
         etag::of(&task),
-    )
+    ))
 }

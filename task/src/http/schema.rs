@@ -151,9 +151,9 @@ pub struct CreateTaskRequest {
     /// At most 10 000 characters, no NUL; `null` for none.
     #[oai(nullable)]
     pub description: Optional<Text<DescriptionRules>>,
-    /// Default `pending`.
+    // The defaults are told by the enums' own descriptions: a description here would wrap
+    // the `$ref` in `allOf`, which client generators refuse or mistype.
     pub status: Optional<Status>,
-    /// Default `medium`.
     pub priority: Optional<Priority>,
     /// RFC 3339, or what HTML date controls send, `YYYY-MM-DD` or
     /// `YYYY-MM-DDTHH:MM[:SS[.fff]]`, read as UTC; `null` for none.
