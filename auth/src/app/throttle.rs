@@ -1,4 +1,4 @@
-//! Failed-login throttling, with counters in the shared database so that every instance
+//! Failed-login and registration throttling, with counters in the shared database so that every instance
 //! enforces one budget.
 //!
 //! Three counters, each over a sliding-start window:
@@ -8,6 +8,9 @@
 //! - **username from unknown addresses**: many failures for one user from all over block
 //!   further guessing from addresses that user has never logged in from, so a distributed
 //!   guess stops while the owner, at an address they succeeded from before, gets in.
+//!
+//! Registrations are counted per address the same way (every registration that gets as far
+//! as hashing its password), in their own hourly window.
 //!
 //! The client address is the socket peer unless `TRUSTED_PROXY_HOPS` says which
 //! `X-Forwarded-For` entry the load balancer wrote: a forged header buys nothing.
@@ -33,6 +36,9 @@ pub struct Policy {
     pub window: Duration,
     /// How long a successful login makes its address "known" for that user.
     pub remember_success: Duration,
+    /// Registrations accepted from one address per `register_window`.
+    pub register_per_address: u32,
+    pub register_window: Duration,
 }
 
 impl Default for Policy {
@@ -43,6 +49,8 @@ impl Default for Policy {
             per_user_from_unknown_addresses: 50,
             window: Duration::from_secs(15 * 60),
             remember_success: Duration::from_secs(30 * 24 * 3600),
+            register_per_address: 20,
+            register_window: Duration::from_secs(3600),
         }
     }
 }
@@ -51,8 +59,9 @@ const PAIR: &str = "pair";
 const ADDRESS: &str = "address";
 const USER: &str = "user";
 const KNOWN: &str = "known";
+const REGISTER: &str = "register";
 
-/// Every this many failures, a process deletes the counters whose window has passed.
+/// Every this many counted events, a process deletes the counters whose window has passed.
 const SWEEP_EVERY: u64 = 64;
 
 /// The keys one attempt is counted under.
@@ -64,7 +73,7 @@ struct Keys {
 
 impl Keys {
     fn new(folded_username: &str, addr: Option<IpAddr>) -> Self {
-        let address = addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        let address = address_key(addr);
         Self {
             pair: format!("{folded_username}|{address}"),
             user: folded_username.to_owned(),
@@ -73,16 +82,20 @@ impl Keys {
     }
 }
 
+fn address_key(addr: Option<IpAddr>) -> String {
+    addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+}
+
 pub struct Throttle {
     policy: Policy,
-    failures_seen: AtomicU64,
+    events_seen: AtomicU64,
 }
 
 impl Throttle {
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
-            failures_seen: AtomicU64::new(0),
+            events_seen: AtomicU64::new(0),
         }
     }
 
@@ -121,18 +134,49 @@ impl Throttle {
                 now - self.policy.window,
             )
             .await?;
-        if self
-            .failures_seen
+        self.sweep_now_and_then(&store, now).await
+    }
+
+    /// Counts one registration from `addr`: `Some(seconds to wait)` when it is one too many.
+    /// Counted before it is judged, so concurrent registrations cannot all pass one check.
+    pub async fn admit_registration(
+        &self,
+        db: &Database,
+        addr: Option<IpAddr>,
+    ) -> Result<Option<u64>, DbErr> {
+        let address = address_key(addr);
+        let now = platform::db::now();
+        let store = LoginThrottleStore::new(db);
+        let key = [(REGISTER, address.as_str())];
+        store
+            .count_failure(&key, now, now - self.policy.register_window)
+            .await?;
+        let counters = store.read(&key).await?;
+        self.sweep_now_and_then(&store, now).await?;
+        Ok(self.policy.registration_wait(&counters, now))
+    }
+
+    async fn sweep_now_and_then(
+        &self,
+        store: &LoginThrottleStore<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        if !self
+            .events_seen
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(SWEEP_EVERY)
         {
-            for scope in [PAIR, ADDRESS, USER] {
-                store.sweep(scope, now - self.policy.window).await?;
-            }
-            store
-                .sweep(KNOWN, now - self.policy.remember_success)
-                .await?;
+            return Ok(());
         }
+        for scope in [PAIR, ADDRESS, USER] {
+            store.sweep(scope, now - self.policy.window).await?;
+        }
+        store
+            .sweep(KNOWN, now - self.policy.remember_success)
+            .await?;
+        store
+            .sweep(REGISTER, now - self.policy.register_window)
+            .await?;
         Ok(())
     }
 
@@ -150,10 +194,25 @@ impl Throttle {
     }
 }
 
+/// How long until a window that began at `started` and lasts `window` has passed at `now`.
+fn until_passed(started: DateTime<Utc>, window: Duration, now: DateTime<Utc>) -> Option<u64> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let until = started + window;
+    (until > now).then(|| ((until - now).num_seconds().max(1)) as u64)
+}
+
 impl Policy {
+    /// The wait a registration counted into `counters` must observe, if it was one too many.
+    fn registration_wait(&self, counters: &[Counter], now: DateTime<Utc>) -> Option<u64> {
+        counters
+            .iter()
+            .filter(|c| c.scope == REGISTER && c.failures > self.register_per_address)
+            .filter_map(|c| until_passed(c.window_started_at, self.register_window, now))
+            .max()
+    }
+
     /// The longest wait any exhausted counter imposes at `now`, if any.
     fn wait(&self, counters: &[Counter], now: DateTime<Utc>) -> Option<u64> {
-        let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
         let known = counters.iter().any(|c| c.scope == KNOWN);
         counters
             .iter()
@@ -164,9 +223,9 @@ impl Policy {
                     USER if !known => self.per_user_from_unknown_addresses,
                     _ => return None,
                 };
-                let until = c.window_started_at + window;
-                (c.failures >= max && until > now)
-                    .then(|| ((until - now).num_seconds().max(1)) as u64)
+                (c.failures >= max)
+                    .then(|| until_passed(c.window_started_at, self.window, now))
+                    .flatten()
             })
             .max()
     }
@@ -195,6 +254,24 @@ mod tests {
         assert_eq!(p.wait(&full, t0 + chrono::Duration::seconds(900)), None);
         assert_eq!(p.wait(&[counter(PAIR, 4, t0)], t0), None);
         assert_eq!(p.wait(&[counter(ADDRESS, 20, t0)], t0), Some(900));
+    }
+
+    #[test]
+    fn registrations_past_the_limit_wait_for_the_hourly_window() {
+        let p = Policy::default();
+        let t0 = Utc::now();
+        assert_eq!(p.registration_wait(&[counter(REGISTER, 20, t0)], t0), None);
+        assert_eq!(
+            p.registration_wait(&[counter(REGISTER, 21, t0)], t0),
+            Some(3600)
+        );
+        let later = t0 + chrono::Duration::seconds(3600);
+        assert_eq!(
+            p.registration_wait(&[counter(REGISTER, 21, t0)], later),
+            None
+        );
+        // Login failures do not count against registrations.
+        assert_eq!(p.registration_wait(&[counter(ADDRESS, 99, t0)], t0), None);
     }
 
     #[test]
