@@ -16,9 +16,13 @@
 //! `X-Forwarded-For` entry the load balancer wrote: a forged header buys nothing.
 
 use std::{
+    collections::HashMap,
     net::IpAddr,
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
@@ -86,9 +90,16 @@ fn address_key(addr: Option<IpAddr>) -> String {
     addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
 }
 
+/// How many refused addresses a process remembers (see [`Throttle::admit_registration`]).
+const REMEMBERED_REFUSALS: usize = 10_000;
+
 pub struct Throttle {
     policy: Policy,
     events_seen: AtomicU64,
+    /// Addresses whose registrations the database refused, and until when: the rest of a
+    /// flood is refused from memory, without a query competing with everyone's logins for
+    /// the connection pool. Bounded; entries expire with their window.
+    refused: Mutex<HashMap<String, Instant>>,
 }
 
 impl Throttle {
@@ -96,6 +107,7 @@ impl Throttle {
         Self {
             policy,
             events_seen: AtomicU64::new(0),
+            refused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -145,15 +157,53 @@ impl Throttle {
         addr: Option<IpAddr>,
     ) -> Result<Option<u64>, DbErr> {
         let address = address_key(addr);
+        if let Some(wait) = self.remembered_refusal(&address) {
+            return Ok(Some(wait));
+        }
         let now = platform::db::now();
         let store = LoginThrottleStore::new(db);
         let key = [(REGISTER, address.as_str())];
+        // An address already at its limit is refused with one read, so a flood's refusals
+        // cost no writes.
+        let limit = self.policy.register_per_address;
+        let before = store.read(&key).await?;
+        if let Some(wait) = self
+            .policy
+            .registration_wait(&before, now, limit.saturating_sub(1))
+        {
+            self.remember_refusal(address, wait);
+            return Ok(Some(wait));
+        }
         store
             .count_failure(&key, now, now - self.policy.register_window)
             .await?;
-        let counters = store.read(&key).await?;
+        let counted = store.read(&key).await?;
         self.sweep_now_and_then(&store, now).await?;
-        Ok(self.policy.registration_wait(&counters, now))
+        let wait = self.policy.registration_wait(&counted, now, limit);
+        if let Some(wait) = wait {
+            self.remember_refusal(address, wait);
+        }
+        Ok(wait)
+    }
+
+    fn remembered_refusal(&self, address: &str) -> Option<u64> {
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        let left = refused
+            .get(address)?
+            .checked_duration_since(Instant::now())?;
+        Some(left.as_secs().max(1))
+    }
+
+    fn remember_refusal(&self, address: String, wait_secs: u64) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.len() >= REMEMBERED_REFUSALS {
+            let now = Instant::now();
+            refused.retain(|_, until| *until > now);
+            if refused.len() >= REMEMBERED_REFUSALS {
+                refused.clear();
+            }
+        }
+        refused.insert(address, Instant::now() + Duration::from_secs(wait_secs));
     }
 
     async fn sweep_now_and_then(
@@ -202,11 +252,17 @@ fn until_passed(started: DateTime<Utc>, window: Duration, now: DateTime<Utc>) ->
 }
 
 impl Policy {
-    /// The wait a registration counted into `counters` must observe, if it was one too many.
-    fn registration_wait(&self, counters: &[Counter], now: DateTime<Utc>) -> Option<u64> {
+    /// The wait a registration must observe when `counters` already hold more than
+    /// `allowed` registrations in a window that has not passed.
+    fn registration_wait(
+        &self,
+        counters: &[Counter],
+        now: DateTime<Utc>,
+        allowed: u32,
+    ) -> Option<u64> {
         counters
             .iter()
-            .filter(|c| c.scope == REGISTER && c.failures > self.register_per_address)
+            .filter(|c| c.scope == REGISTER && c.failures > allowed)
             .filter_map(|c| until_passed(c.window_started_at, self.register_window, now))
             .max()
     }
@@ -260,18 +316,24 @@ mod tests {
     fn registrations_past_the_limit_wait_for_the_hourly_window() {
         let p = Policy::default();
         let t0 = Utc::now();
-        assert_eq!(p.registration_wait(&[counter(REGISTER, 20, t0)], t0), None);
         assert_eq!(
-            p.registration_wait(&[counter(REGISTER, 21, t0)], t0),
+            p.registration_wait(&[counter(REGISTER, 20, t0)], t0, 20),
+            None
+        );
+        assert_eq!(
+            p.registration_wait(&[counter(REGISTER, 21, t0)], t0, 20),
             Some(3600)
         );
         let later = t0 + chrono::Duration::seconds(3600);
         assert_eq!(
-            p.registration_wait(&[counter(REGISTER, 21, t0)], later),
+            p.registration_wait(&[counter(REGISTER, 21, t0)], later, 20),
             None
         );
         // Login failures do not count against registrations.
-        assert_eq!(p.registration_wait(&[counter(ADDRESS, 99, t0)], t0), None);
+        assert_eq!(
+            p.registration_wait(&[counter(ADDRESS, 99, t0)], t0, 20),
+            None
+        );
     }
 
     #[test]

@@ -160,15 +160,13 @@ mod tests {
 
     /// A query that counts its runs and answers `answer` after a pause (so that concurrent
     /// callers overlap).
-    fn counting(
+    async fn counting(
         runs: &AtomicUsize,
         answer: Option<TokenState>,
-    ) -> impl Future<Output = Result<Option<TokenState>, TaskError>> + '_ {
-        async move {
-            runs.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            Ok(answer)
-        }
+    ) -> Result<Option<TokenState>, TaskError> {
+        runs.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(answer)
     }
 
     #[tokio::test]
