@@ -145,6 +145,7 @@ async fn up(settings: StackArgs, common: CommonConfig) -> anyhow::Result<()> {
         jwt: jwt.clone(),
         signing_key: settings.signing.key_source(),
         bcrypt_cost: settings.signing.bcrypt_cost,
+        limits: settings.signing.limits(),
     };
     // Development keeps a key under ./data so tokens survive restarts. Production is honoured
     // as such: no key is made up, and auth refuses to start without a configured one.

@@ -160,9 +160,19 @@ pub struct User {
     pub username: String,
     pub email: String,
     pub created_at: DateTime<Utc>,
-    /// Tokens issued before this were ended by a password change or logout-all; new ones
-    /// are issued at or after it (`token_contract::revocation_rule`).
-    pub tokens_valid_after: Option<DateTime<Utc>>,
+    /// Which of the user's tokens are still good, as read with the user.
+    pub epoch: TokenEpoch,
+}
+
+/// Where a user's live tokens begin (`token_contract::revocation_rule`): a password change
+/// or logout-all moves both fields in one write; a token carries the generation, and an
+/// `iat` at or after the cut-off, read together with the hash it was issued for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenEpoch {
+    /// Tokens issued before this were ended.
+    pub valid_after: Option<DateTime<Utc>>,
+    /// Tokens carrying a lower generation were ended.
+    pub generation: i64,
 }
 
 impl User {

@@ -1,7 +1,8 @@
-//! The schema of the one database both services share: the migrations (`m0001`…`m0006`,
+//! The schema of the one database both services share: the migrations (`m0001`…`m0007`,
 //! whose file names are the names recorded in `seaql_migrations`: never rename one) and the
 //! table and column identifiers more than one crate reads (task reads auth's `users` and
-//! `revoked_tokens`). Every migration is additive relative to the release before it, since
+//! `revoked_tokens`), with the one statement both services ask about a token
+//! (`token_state`). Every migration is additive relative to the release before it, since
 //! that release keeps running on the schema (docs/release.md). `platform::db::migrations`
 //! applies them: the deployment's `migrate` step, or a service started with
 //! `DB_MIGRATIONS=apply`.
@@ -14,6 +15,8 @@ mod m0003_login_throttle;
 mod m0004_accounts;
 mod m0005_task_versions;
 mod m0006_task_list_index;
+mod m0007_token_generation;
+pub mod token_state;
 
 pub struct Migrator;
 
@@ -27,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_accounts::Migration),
             Box::new(m0005_task_versions::Migration),
             Box::new(m0006_task_list_index::Migration),
+            Box::new(m0007_token_generation::Migration),
         ]
     }
 }
@@ -46,6 +50,12 @@ pub enum Users {
 #[derive(DeriveIden)]
 pub enum UsersCutoff {
     TokensValidAfter,
+}
+
+/// The column m0007 adds to `users`.
+#[derive(DeriveIden)]
+pub enum UsersGeneration {
+    TokenGeneration,
 }
 
 #[derive(DeriveIden)]

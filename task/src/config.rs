@@ -19,12 +19,12 @@ pub struct KeySettings {
     pub fetch_timeout: Duration,
     /// How long start-up keeps retrying before serving without keys.
     pub startup_wait: Duration,
-    /// How long a user's revocation state (cut-off, logged-out `jti`s, existence) read from
-    /// the database is trusted: the most a token ended at auth keeps working here. The
-    /// contract allows 30 s.
+    /// How long a token's revocation state (its user's cut-off and generation, whether it
+    /// was logged out, the user's existence) read from the database is trusted: the most a
+    /// token ended at auth keeps working here. The contract allows 30 s.
     pub revocation_ttl: Duration,
-    /// At most this many users' revocation states are cached at once.
-    pub revocation_max_users: usize,
+    /// At most this many tokens' revocation states are cached at once.
+    pub revocation_max_tokens: usize,
 }
 
 impl KeySettings {
@@ -36,7 +36,7 @@ impl KeySettings {
             fetch_timeout: Duration::from_secs(3),
             startup_wait: Duration::from_secs(20),
             revocation_ttl: Duration::from_secs(15),
-            revocation_max_users: 100_000,
+            revocation_max_tokens: 100_000,
         }
     }
 }

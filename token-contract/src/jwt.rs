@@ -28,6 +28,11 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: String,
+    /// The user's token generation when the password this token was issued for was read
+    /// (claim `gen`; see [`crate::revocation_rule`]). Absent from tokens issued before the
+    /// claim existed: those fall back to the `iat` cut-off.
+    #[serde(rename = "gen", default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
 }
 
 /// One public key in a JWK Set (RFC 7517/8037: an Ed25519 `OKP` key).

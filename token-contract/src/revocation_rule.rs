@@ -4,38 +4,51 @@
 //! A token is revoked when
 //! - its user no longer exists (deleted account), or
 //! - its `jti` is in `revoked_tokens` (logged out), or
-//! - its `iat` lies before the user's `tokens_valid_after` (a password change or
-//!   logout-all ended every token issued before it).
+//! - its `gen` claim is below the user's `token_generation`, or
+//! - its `iat` lies before the user's `tokens_valid_after`.
 //!
-//! `iat` counts whole seconds, so a cut-off made at 100.7 s cannot tell a token issued at
-//! 100.3 s (before it: must die) from one issued at 100.9 s (after it: must live) if both
-//! carry `iat = 100`. Hence the cut-off is always a whole second *after* every `iat` handed
-//! out so far ([`next_cutoff`]), and a token is never issued with an `iat` before the
-//! current cut-off ([`issued_at`]): a token issued right after a logout-all or password
-//! change (the new token that change answers with, or a login in the same second) carries
-//! `iat` = the cut-off, up to one second ahead of the clock — well inside the 60 s leeway
-//! verifiers allow for `iat`.
-
-use std::collections::HashSet;
+//! **Generation.** A password change or logout-all adds one to the user's
+//! `token_generation` in the same write that changes the hash. Login reads the generation
+//! in the same row as the hash it checks the password against, and the token carries it as
+//! `gen`. So a token issued for a password that a later change replaced carries the old
+//! generation and is refused, however the login and the change interleave: the comparison
+//! is between two values of one counter, not between two clocks.
+//!
+//! **Cut-off.** Tokens without `gen` (issued before the claim existed) are judged by time
+//! alone, and an instance that does not yet bump the generation still moves the cut-off
+//! during a rolling release, so both rules apply to every token. `iat` counts whole seconds,
+//! so a cut-off made at 100.7 s cannot tell a token issued at 100.3 s from one issued at
+//! 100.9 s if both carry `iat = 100`. Hence the cut-off is always a whole second *after*
+//! every `iat` handed out so far ([`next_cutoff`]), and a token is never issued with an
+//! `iat` before the cut-off it was issued under ([`issued_at`]): a token issued right after
+//! a change carries `iat` = the cut-off, up to one second ahead of the clock, well inside
+//! the 60 s leeway verifiers allow for `iat`. For tokens with `gen` the cut-off never
+//! refuses one the generation keeps: both were read in the same row at issue.
 
 use chrono::{DateTime, TimeZone, Utc};
 
-/// What the shared database says about one existing user's tokens.
+use crate::jwt::Claims;
+
+/// What the shared database says about one token of an existing user.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserTokens {
+pub struct TokenState {
     /// Tokens with `iat` before this (seconds) are revoked. Always a whole second.
     pub valid_after: Option<DateTime<Utc>>,
-    /// The `jti`s of this user's tokens logged out one by one (and not yet swept).
-    pub revoked_jtis: HashSet<String>,
+    /// Tokens whose `gen` is below this are revoked.
+    pub generation: i64,
+    /// This token's `jti` was logged out (and its row not yet swept).
+    pub logged_out: bool,
 }
 
-/// `user` is `None` when the user does not exist (any more).
-pub fn is_revoked(user: Option<&UserTokens>, iat: i64, jti: &str) -> bool {
-    match user {
+/// `state` is `None` when the user does not exist (any more).
+pub fn is_revoked(state: Option<&TokenState>, claims: &Claims) -> bool {
+    match state {
         None => true,
-        Some(u) => {
-            u.valid_after.is_some_and(|cutoff| iat < ceil_secs(cutoff))
-                || u.revoked_jtis.contains(jti)
+        Some(s) => {
+            s.logged_out
+                || claims.generation.is_some_and(|g| g < s.generation)
+                || s.valid_after
+                    .is_some_and(|cutoff| claims.iat < ceil_secs(cutoff))
         }
     }
 }
@@ -67,10 +80,26 @@ mod tests {
         Utc.timestamp_opt(secs, millis * 1_000_000).unwrap()
     }
 
-    fn cut(valid_after: DateTime<Utc>) -> UserTokens {
-        UserTokens {
+    fn token(iat: i64, generation: Option<i64>) -> Claims {
+        Claims {
+            sub: "1".into(),
+            user_id: 1,
+            username: "u".into(),
+            email: "u@x.io".into(),
+            role: "user".into(),
+            iat,
+            exp: iat + 3600,
+            iss: "i".into(),
+            aud: "a".into(),
+            jti: "j".into(),
+            generation,
+        }
+    }
+
+    fn cut(valid_after: DateTime<Utc>) -> TokenState {
+        TokenState {
             valid_after: Some(valid_after),
-            ..UserTokens::default()
+            ..TokenState::default()
         }
     }
 
@@ -80,33 +109,47 @@ mod tests {
         let cutoff = next_cutoff(at(100, 700), None);
         let after = issued_at(at(100, 900), Some(cutoff));
         assert_eq!((before, after), (100, 101));
-        assert!(is_revoked(Some(&cut(cutoff)), before, "a"));
-        assert!(!is_revoked(Some(&cut(cutoff)), after, "b"));
+        assert!(is_revoked(Some(&cut(cutoff)), &token(before, None)));
+        assert!(!is_revoked(Some(&cut(cutoff)), &token(after, None)));
     }
 
     #[test]
     fn a_second_cutoff_in_the_same_second_ends_the_token_of_the_first() {
         let first = next_cutoff(at(100, 100), None);
-        let from_change = issued_at(at(100, 200), Some(first));
+        let from_change = token(issued_at(at(100, 200), Some(first)), None);
         let second = next_cutoff(at(100, 300), Some(first));
-        assert!(!is_revoked(Some(&cut(first)), from_change, "a"));
-        assert!(is_revoked(Some(&cut(second)), from_change, "a"));
-        assert!(!is_revoked(
-            Some(&cut(second)),
-            issued_at(at(100, 400), Some(second)),
-            "b"
-        ));
+        assert!(!is_revoked(Some(&cut(first)), &from_change));
+        assert!(is_revoked(Some(&cut(second)), &from_change));
+        let later = token(issued_at(at(100, 400), Some(second)), None);
+        assert!(!is_revoked(Some(&cut(second)), &later));
+    }
+
+    #[test]
+    fn an_older_generation_is_revoked_whatever_its_iat() {
+        // A login that read generation 0 with the old hash, finishing after a change that
+        // moved the cut-off and bumped the generation: its iat may even lie past the cut-off.
+        let cutoff = next_cutoff(at(100, 700), None);
+        let changed = TokenState {
+            valid_after: Some(cutoff),
+            generation: 1,
+            logged_out: false,
+        };
+        assert!(is_revoked(Some(&changed), &token(105, Some(0))));
+        assert!(!is_revoked(Some(&changed), &token(105, Some(1))));
+        // A cut-off moved without a bump (an instance that predates generations) still
+        // ends earlier tokens that carry one.
+        assert!(is_revoked(Some(&changed), &token(100, Some(1))));
     }
 
     #[test]
     fn later_tokens_use_the_clock_and_missing_users_or_jtis_are_revoked() {
         let cutoff = next_cutoff(at(100, 0), None);
         assert_eq!(issued_at(at(205, 10), Some(cutoff)), 205);
-        assert!(is_revoked(None, 205, "x"));
-        let mut u = cut(cutoff);
-        u.revoked_jtis.insert("gone".into());
-        assert!(is_revoked(Some(&u), 205, "gone"));
-        assert!(!is_revoked(Some(&u), 205, "kept"));
-        assert!(!is_revoked(Some(&UserTokens::default()), 0, "kept"));
+        assert!(is_revoked(None, &token(205, Some(0))));
+        let mut s = cut(cutoff);
+        assert!(!is_revoked(Some(&s), &token(205, Some(0))));
+        s.logged_out = true;
+        assert!(is_revoked(Some(&s), &token(205, Some(0))));
+        assert!(!is_revoked(Some(&TokenState::default()), &token(0, None)));
     }
 }

@@ -33,9 +33,9 @@ impl State {
             .confirm_password(user_id, &change.current, addr)
             .await?;
         let hash = self.hasher.hash(&change.new).await?;
-        let cutoff = self.end_all_tokens(user_id, Some(&hash)).await?;
+        let epoch = self.end_all_tokens(user_id, Some(&hash)).await?;
         let user = User {
-            tokens_valid_after: Some(cutoff),
+            epoch,
             ..stored.user
         };
         let issued = self.tokens.issue(&user)?;

@@ -6,11 +6,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use platform::db;
 use token_contract::{
     jwt::{Claims, TokenError},
-    revocation_rule::{self, UserTokens},
+    revocation_rule,
 };
 
 use crate::{
     app::{State, error::AuthError},
+    domain::TokenEpoch,
     storage::{accounts::Accounts, revoked_tokens::RevokedTokens},
 };
 
@@ -19,27 +20,23 @@ use crate::{
 const SWEEP_MARGIN: TimeDelta = TimeDelta::seconds(120);
 const SWEEP_LIMIT: u64 = 100;
 
-/// How often a cut-off update is retried when another one for the same user won the race.
+/// How many logged-out, unexpired tokens one user may have on record. A logout past it ends
+/// every token of the user instead and drops their rows, which that makes redundant (twice
+/// this many per logout, so its work stays bounded), so logging in and out in a loop cannot
+/// grow the table without bound.
+pub const LOGGED_OUT_PER_USER: u64 = 1000;
+
+/// How often an epoch update is retried when another one for the same user won the race.
 const CUTOFF_ATTEMPTS: usize = 5;
 
 impl State {
     /// A bearer token's claims, if it is well signed, unexpired and not ended.
     pub async fn authenticate(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = self.tokens.verify(token)?;
-        let Some((valid_after, logged_out)) = Accounts::new(&self.db)
+        let state = Accounts::new(&self.db)
             .token_state(claims.user_id, &claims.jti)
-            .await?
-        else {
-            return Err(TokenError::Revoked.into());
-        };
-        let mut user = UserTokens {
-            valid_after,
-            ..UserTokens::default()
-        };
-        if logged_out {
-            user.revoked_jtis.insert(claims.jti.clone());
-        }
-        if revocation_rule::is_revoked(Some(&user), claims.iat, &claims.jti) {
+            .await?;
+        if revocation_rule::is_revoked(state.as_ref(), &claims) {
             Err(TokenError::Revoked.into())
         } else {
             Ok(claims)
@@ -60,6 +57,20 @@ impl State {
             other => other?,
         }
         tracing::info!(user_id = claims.user_id, "logged out one token");
+        let on_record = revoked
+            .live_for_user(claims.user_id, db::now(), LOGGED_OUT_PER_USER + 1)
+            .await?;
+        if on_record > LOGGED_OUT_PER_USER {
+            self.end_all_tokens(claims.user_id, None).await?;
+            let dropped = revoked
+                .delete_for_user(claims.user_id, 2 * LOGGED_OUT_PER_USER)
+                .await?;
+            tracing::info!(
+                user_id = claims.user_id,
+                dropped,
+                "too many logged-out tokens on record: ended every token of the user"
+            );
+        }
         match revoked.sweep(db::now() - SWEEP_MARGIN, SWEEP_LIMIT).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "swept expired revoked tokens"),
@@ -75,29 +86,35 @@ impl State {
         Ok(())
     }
 
-    /// Moves the user's cut-off past every token issued so far (and sets `password_hash`
-    /// in the same write, when given); answers the new cut-off, which tokens issued from
-    /// now on carry as their `iat` at the earliest.
+    /// Moves the user's epoch past every token issued so far: the cut-off past every `iat`
+    /// and the generation up by one (and sets `password_hash` in the same write, when
+    /// given); answers the new epoch, which tokens issued from now on carry.
     pub(crate) async fn end_all_tokens(
         &self,
         user_id: i64,
         password_hash: Option<&str>,
-    ) -> Result<DateTime<Utc>, AuthError> {
+    ) -> Result<TokenEpoch, AuthError> {
         let accounts = Accounts::new(&self.db);
         for _ in 0..CUTOFF_ATTEMPTS {
-            let Some(current) = accounts.cutoff(user_id).await? else {
+            let Some(current) = accounts.epoch(user_id).await? else {
                 return Err(TokenError::Revoked.into());
             };
-            let next = revocation_rule::next_cutoff(Utc::now(), current);
+            let next = TokenEpoch {
+                valid_after: Some(revocation_rule::next_cutoff(
+                    Utc::now(),
+                    current.valid_after,
+                )),
+                generation: current.generation.saturating_add(1),
+            };
             if accounts
-                .replace_cutoff(user_id, current, next, password_hash)
+                .replace_epoch(user_id, current, next, password_hash)
                 .await?
             {
                 return Ok(next);
             }
         }
         Err(AuthError::Internal(format!(
-            "user {user_id}: token cut-off changed {CUTOFF_ATTEMPTS} times during one update"
+            "user {user_id}: token epoch changed {CUTOFF_ATTEMPTS} times during one update"
         )))
     }
 }

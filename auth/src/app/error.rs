@@ -17,6 +17,12 @@ pub enum AuthError {
     WrongPassword,
     #[error("rate limited for {0} s")]
     RateLimited(u64),
+    /// Too many registrations from the client's address; retry after this many seconds.
+    #[error("registrations limited for {0} s")]
+    RegistrationsLimited(u64),
+    /// Every hashing slot is taken and the queue in front of them is full.
+    #[error("password hashing at capacity")]
+    Busy,
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("database: {0}")]

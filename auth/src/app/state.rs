@@ -38,12 +38,15 @@ impl State {
         let keys = signing_keys(cfg, secrets.as_ref()).await?;
         tracing::info!(kid = keys.kid(), "token signing key loaded");
         let db = Database::connect(cfg.common.database.clone(), secrets).await?;
-        let hasher = Hasher::new(cfg.bcrypt_cost);
+        let hasher = Hasher::new(cfg.bcrypt_cost, &cfg.limits);
         Ok(Arc::new(Self {
             db,
             tokens: Tokens::new(keys, cfg.jwt.clone()),
             hasher,
-            throttle: Throttle::new(Policy::default()),
+            throttle: Throttle::new(Policy {
+                register_per_address: cfg.limits.register_per_address_per_hour,
+                ..Policy::default()
+            }),
         }))
     }
 }

@@ -1,4 +1,4 @@
-//! Failed-login throttling, with counters in the shared database so that every instance
+//! Failed-login and registration throttling, with counters in the shared database so that every instance
 //! enforces one budget.
 //!
 //! Three counters, each over a sliding-start window:
@@ -9,13 +9,20 @@
 //!   further guessing from addresses that user has never logged in from, so a distributed
 //!   guess stops while the owner, at an address they succeeded from before, gets in.
 //!
+//! Registrations are counted per address the same way (every registration that gets as far
+//! as hashing its password), in their own hourly window.
+//!
 //! The client address is the socket peer unless `TRUSTED_PROXY_HOPS` says which
 //! `X-Forwarded-For` entry the load balancer wrote: a forged header buys nothing.
 
 use std::{
+    collections::HashMap,
     net::IpAddr,
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
@@ -33,6 +40,9 @@ pub struct Policy {
     pub window: Duration,
     /// How long a successful login makes its address "known" for that user.
     pub remember_success: Duration,
+    /// Registrations accepted from one address per `register_window`.
+    pub register_per_address: u32,
+    pub register_window: Duration,
 }
 
 impl Default for Policy {
@@ -43,6 +53,8 @@ impl Default for Policy {
             per_user_from_unknown_addresses: 50,
             window: Duration::from_secs(15 * 60),
             remember_success: Duration::from_secs(30 * 24 * 3600),
+            register_per_address: 20,
+            register_window: Duration::from_secs(3600),
         }
     }
 }
@@ -51,8 +63,9 @@ const PAIR: &str = "pair";
 const ADDRESS: &str = "address";
 const USER: &str = "user";
 const KNOWN: &str = "known";
+const REGISTER: &str = "register";
 
-/// Every this many failures, a process deletes the counters whose window has passed.
+/// Every this many counted events, a process deletes the counters whose window has passed.
 const SWEEP_EVERY: u64 = 64;
 
 /// The keys one attempt is counted under.
@@ -64,7 +77,7 @@ struct Keys {
 
 impl Keys {
     fn new(folded_username: &str, addr: Option<IpAddr>) -> Self {
-        let address = addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        let address = address_key(addr);
         Self {
             pair: format!("{folded_username}|{address}"),
             user: folded_username.to_owned(),
@@ -73,16 +86,28 @@ impl Keys {
     }
 }
 
+fn address_key(addr: Option<IpAddr>) -> String {
+    addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+}
+
+/// How many refused addresses a process remembers (see [`Throttle::admit_registration`]).
+const REMEMBERED_REFUSALS: usize = 10_000;
+
 pub struct Throttle {
     policy: Policy,
-    failures_seen: AtomicU64,
+    events_seen: AtomicU64,
+    /// Addresses whose registrations the database refused, and until when: the rest of a
+    /// flood is refused from memory, without a query competing with everyone's logins for
+    /// the connection pool. Bounded; entries expire with their window.
+    refused: Mutex<HashMap<String, Instant>>,
 }
 
 impl Throttle {
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
-            failures_seen: AtomicU64::new(0),
+            events_seen: AtomicU64::new(0),
+            refused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -121,18 +146,87 @@ impl Throttle {
                 now - self.policy.window,
             )
             .await?;
-        if self
-            .failures_seen
+        self.sweep_now_and_then(&store, now).await
+    }
+
+    /// Counts one registration from `addr`: `Some(seconds to wait)` when it is one too many.
+    /// Counted before it is judged, so concurrent registrations cannot all pass one check.
+    pub async fn admit_registration(
+        &self,
+        db: &Database,
+        addr: Option<IpAddr>,
+    ) -> Result<Option<u64>, DbErr> {
+        let address = address_key(addr);
+        if let Some(wait) = self.remembered_refusal(&address) {
+            return Ok(Some(wait));
+        }
+        let now = platform::db::now();
+        let store = LoginThrottleStore::new(db);
+        let key = [(REGISTER, address.as_str())];
+        // An address already at its limit is refused with one read, so a flood's refusals
+        // cost no writes.
+        let limit = self.policy.register_per_address;
+        let before = store.read(&key).await?;
+        if let Some(wait) = self
+            .policy
+            .registration_wait(&before, now, limit.saturating_sub(1))
+        {
+            self.remember_refusal(address, wait);
+            return Ok(Some(wait));
+        }
+        store
+            .count_failure(&key, now, now - self.policy.register_window)
+            .await?;
+        let counted = store.read(&key).await?;
+        self.sweep_now_and_then(&store, now).await?;
+        let wait = self.policy.registration_wait(&counted, now, limit);
+        if let Some(wait) = wait {
+            self.remember_refusal(address, wait);
+        }
+        Ok(wait)
+    }
+
+    fn remembered_refusal(&self, address: &str) -> Option<u64> {
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        let left = refused
+            .get(address)?
+            .checked_duration_since(Instant::now())?;
+        Some(left.as_secs().max(1))
+    }
+
+    fn remember_refusal(&self, address: String, wait_secs: u64) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.len() >= REMEMBERED_REFUSALS {
+            let now = Instant::now();
+            refused.retain(|_, until| *until > now);
+            if refused.len() >= REMEMBERED_REFUSALS {
+                refused.clear();
+            }
+        }
+        refused.insert(address, Instant::now() + Duration::from_secs(wait_secs));
+    }
+
+    async fn sweep_now_and_then(
+        &self,
+        store: &LoginThrottleStore<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        if !self
+            .events_seen
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(SWEEP_EVERY)
         {
-            for scope in [PAIR, ADDRESS, USER] {
-                store.sweep(scope, now - self.policy.window).await?;
-            }
-            store
-                .sweep(KNOWN, now - self.policy.remember_success)
-                .await?;
+            return Ok(());
         }
+        for scope in [PAIR, ADDRESS, USER] {
+            store.sweep(scope, now - self.policy.window).await?;
+        }
+        store
+            .sweep(KNOWN, now - self.policy.remember_success)
+            .await?;
+        store
+            .sweep(REGISTER, now - self.policy.register_window)
+            .await?;
         Ok(())
     }
 
@@ -150,10 +244,31 @@ impl Throttle {
     }
 }
 
+/// How long until a window that began at `started` and lasts `window` has passed at `now`.
+fn until_passed(started: DateTime<Utc>, window: Duration, now: DateTime<Utc>) -> Option<u64> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let until = started + window;
+    (until > now).then(|| ((until - now).num_seconds().max(1)) as u64)
+}
+
 impl Policy {
+    /// The wait a registration must observe when `counters` already hold more than
+    /// `allowed` registrations in a window that has not passed.
+    fn registration_wait(
+        &self,
+        counters: &[Counter],
+        now: DateTime<Utc>,
+        allowed: u32,
+    ) -> Option<u64> {
+        counters
+            .iter()
+            .filter(|c| c.scope == REGISTER && c.failures > allowed)
+            .filter_map(|c| until_passed(c.window_started_at, self.register_window, now))
+            .max()
+    }
+
     /// The longest wait any exhausted counter imposes at `now`, if any.
     fn wait(&self, counters: &[Counter], now: DateTime<Utc>) -> Option<u64> {
-        let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
         let known = counters.iter().any(|c| c.scope == KNOWN);
         counters
             .iter()
@@ -164,9 +279,9 @@ impl Policy {
                     USER if !known => self.per_user_from_unknown_addresses,
                     _ => return None,
                 };
-                let until = c.window_started_at + window;
-                (c.failures >= max && until > now)
-                    .then(|| ((until - now).num_seconds().max(1)) as u64)
+                (c.failures >= max)
+                    .then(|| until_passed(c.window_started_at, self.window, now))
+                    .flatten()
             })
             .max()
     }
@@ -195,6 +310,30 @@ mod tests {
         assert_eq!(p.wait(&full, t0 + chrono::Duration::seconds(900)), None);
         assert_eq!(p.wait(&[counter(PAIR, 4, t0)], t0), None);
         assert_eq!(p.wait(&[counter(ADDRESS, 20, t0)], t0), Some(900));
+    }
+
+    #[test]
+    fn registrations_past_the_limit_wait_for_the_hourly_window() {
+        let p = Policy::default();
+        let t0 = Utc::now();
+        assert_eq!(
+            p.registration_wait(&[counter(REGISTER, 20, t0)], t0, 20),
+            None
+        );
+        assert_eq!(
+            p.registration_wait(&[counter(REGISTER, 21, t0)], t0, 20),
+            Some(3600)
+        );
+        let later = t0 + chrono::Duration::seconds(3600);
+        assert_eq!(
+            p.registration_wait(&[counter(REGISTER, 21, t0)], later, 20),
+            None
+        );
+        // Login failures do not count against registrations.
+        assert_eq!(
+            p.registration_wait(&[counter(ADDRESS, 99, t0)], t0, 20),
+            None
+        );
     }
 
     #[test]

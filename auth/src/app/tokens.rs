@@ -36,7 +36,7 @@ impl Tokens {
         // Never before the user's cut-off: a token issued in the same second as a password
         // change or logout-all must not be born revoked.
         let iat =
-            token_contract::revocation_rule::issued_at(chrono::Utc::now(), user.tokens_valid_after);
+            token_contract::revocation_rule::issued_at(chrono::Utc::now(), user.epoch.valid_after);
         let ttl = self.settings.expiration_secs;
         let claims = Claims {
             sub: user.id.to_string(),
@@ -51,6 +51,9 @@ impl Tokens {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
+            // Read with the hash the password was checked against: a change committed after
+            // that read has a higher generation and ends this token.
+            generation: Some(user.epoch.generation),
         };
         let token = self
             .keys

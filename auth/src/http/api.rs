@@ -52,6 +52,10 @@ type Result<T, const S: u16> = std::result::Result<T, Errors<S>>;
 #[OpenApi(prefix_path = "/auth")]
 impl AuthApi {
     /// Register a new user
+    ///
+    /// Registrations from one client address are limited per hour (429 with `Retry-After`
+    /// past it); when every password-hashing slot and its queue are taken, 503 with
+    /// `Retry-After` at once.
     #[oai(
         path = "/register",
         method = "post",
@@ -61,10 +65,11 @@ impl AuthApi {
     async fn register(
         &self,
         state: Data<&Arc<State>>,
+        req: &Request,
         body: Json<RegisterRequest>,
-    ) -> Result<Registered, { JSON_BODY | CONFLICT | UNAVAILABLE }> {
+    ) -> Result<Registered, { JSON_BODY | CONFLICT | TOO_MANY_REQUESTS | UNAVAILABLE }> {
         let reg = Registration::try_from(body.0).map_err(ApiError::validation)?;
-        let user = state.register(&reg).await?;
+        let user = state.register(&reg, client_ip(req)).await?;
         Ok(Registered::Created(Json(RegisterResponse {
             message: "User registered successfully".into(),
             user: user.into(),
@@ -74,7 +79,8 @@ impl AuthApi {
     /// Log in and receive an access token
     ///
     /// Unknown users and wrong passwords get the same answer in the same time. Repeated
-    /// failures for a username or from an address are answered with 429 and `Retry-After`.
+    /// failures for a username or from an address are answered with 429 and `Retry-After`;
+    /// when every password-hashing slot and its queue are taken, 503 with `Retry-After`.
     #[oai(
         path = "/login",
         method = "post",
@@ -187,7 +193,9 @@ impl AuthApi {
 
     /// Log out: end this token, or with `all=true` every token of the caller
     ///
-    /// An ended token is refused by auth at once and by the task service within 30 s.
+    /// An ended token is refused by auth at once and by the task service within 30 s. A user
+    /// who already has 1000 logged-out tokens that have not expired yet has every token
+    /// ended by the next logout (as with `all=true`), so logouts cannot grow without bound.
     #[oai(
         path = "/logout",
         method = "post",

@@ -13,6 +13,13 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidCredentials => ApiError::unauthorized("Invalid username or password"),
             AuthError::WrongPassword => ApiError::unauthorized("Current password is incorrect"),
             AuthError::RateLimited(secs) => ApiError::too_many_requests(secs),
+            AuthError::RegistrationsLimited(secs) => ApiError {
+                message: "Too many registrations from this address; try again later".into(),
+                ..ApiError::too_many_requests(secs)
+            },
+            AuthError::Busy => {
+                ApiError::unavailable("The service is busy checking passwords; try again shortly")
+            }
             AuthError::Token(t) => token_rejected(t),
             AuthError::Database(e) if db::is_unavailable(&e) => {
                 platform::db::outage::DATABASE.record(&e);

@@ -1,29 +1,29 @@
-//! The account queries on the `users` table: one user by id, and the writes that change
-//! a password, end all of a user's tokens, or delete the user. Rows leave as domain values.
+//! The account queries on the `users` table: one user by id, a token's state, and the writes
+//! that change a password, end all of a user's tokens, or delete the user. Rows leave as domain values.
 
 use chrono::{DateTime, Utc};
 use platform::db::{self, Database};
-use sea_orm::{
-    QueryFilter, QuerySelect,
-    entity::prelude::*,
-    sea_query::{Expr, Query},
-};
+use sea_orm::{Condition, QueryFilter, QuerySelect, entity::prelude::*, sea_query::Expr};
+use token_contract::revocation_rule::TokenState;
 
-use crate::storage::{
-    revoked_tokens,
-    users::{Column, Entity, StoredCredentials},
+use crate::{
+    domain::TokenEpoch,
+    storage::users::{Column, Entity, StoredCredentials},
 };
 
 pub struct Accounts<'a> {
     db: &'a Database,
 }
 
-/// The cut-off a compare-and-set expects to replace: `None` is "never set".
-fn cutoff_is(expected: Option<DateTime<Utc>>) -> sea_orm::sea_query::SimpleExpr {
-    match expected {
+/// The epoch a compare-and-set expects to replace (a cut-off of `None` is "never set").
+fn epoch_is(expected: TokenEpoch) -> Condition {
+    let cutoff = match expected.valid_after {
         Some(t) => Column::TokensValidAfter.eq(t),
         None => Column::TokensValidAfter.is_null(),
-    }
+    };
+    Condition::all()
+        .add(cutoff)
+        .add(Column::TokenGeneration.eq(expected.generation))
 }
 
 impl<'a> Accounts<'a> {
@@ -43,54 +43,42 @@ impl<'a> Accounts<'a> {
         }))
     }
 
-    /// `Some(cut-off)` when the user exists (the cut-off itself may be unset).
-    pub async fn cutoff(&self, id: i64) -> Result<Option<Option<DateTime<Utc>>>, DbErr> {
-        self.db
+    /// `Some(epoch)` when the user exists.
+    pub async fn epoch(&self, id: i64) -> Result<Option<TokenEpoch>, DbErr> {
+        let found = self
+            .db
             .run(|c| async move {
                 Entity::find_by_id(id)
                     .select_only()
                     .column(Column::TokensValidAfter)
-                    .into_tuple::<Option<DateTime<Utc>>>()
+                    .column(Column::TokenGeneration)
+                    .into_tuple::<(Option<DateTime<Utc>>, i64)>()
                     .one(&c)
                     .await
             })
-            .await
+            .await?;
+        Ok(found.map(|(valid_after, generation)| TokenEpoch {
+            valid_after,
+            generation,
+        }))
     }
 
     /// What decides whether a token of user `id` with `jti` is still good, in one statement
-    /// (every authenticated auth request asks): `None` when the user does not exist, else
-    /// their cut-off (which may be unset) and whether that `jti` was logged out.
-    pub async fn token_state(
-        &self,
-        id: i64,
-        jti: &str,
-    ) -> Result<Option<(Option<DateTime<Utc>>, bool)>, DbErr> {
+    /// (every authenticated auth request asks): `None` when the user does not exist.
+    pub async fn token_state(&self, id: i64, jti: &str) -> Result<Option<TokenState>, DbErr> {
         self.db
-            .run(|c| async move {
-                let logged_out = Query::select()
-                    .expr(Expr::val(1))
-                    .from(revoked_tokens::Entity)
-                    .and_where(revoked_tokens::Column::Jti.eq(jti))
-                    .to_owned();
-                Entity::find_by_id(id)
-                    .select_only()
-                    .column(Column::TokensValidAfter)
-                    .expr_as(Expr::exists(logged_out), "logged_out")
-                    .into_tuple::<(Option<DateTime<Utc>>, bool)>()
-                    .one(&c)
-                    .await
-            })
+            .run(|c| async move { db_schema::token_state::read(&c, id, jti).await })
             .await
     }
 
-    /// Moves the user's cut-off from `expected` to `cutoff`, and sets a new password hash
-    /// with it when given: false when the cut-off moved meanwhile (or the user is gone),
-    /// so the caller re-reads and tries again.
-    pub async fn replace_cutoff(
+    /// Moves the user's epoch from `expected` to `next`, and sets a new password hash with
+    /// it when given: false when the epoch moved meanwhile (or the user is gone), so the
+    /// caller re-reads and tries again.
+    pub async fn replace_epoch(
         &self,
         id: i64,
-        expected: Option<DateTime<Utc>>,
-        cutoff: DateTime<Utc>,
+        expected: TokenEpoch,
+        next: TokenEpoch,
         password_hash: Option<&str>,
     ) -> Result<bool, DbErr> {
         let now = db::now();
@@ -98,14 +86,15 @@ impl<'a> Accounts<'a> {
             .db
             .run(|c| async move {
                 let mut update = Entity::update_many()
-                    .col_expr(Column::TokensValidAfter, Expr::value(cutoff))
+                    .col_expr(Column::TokensValidAfter, Expr::value(next.valid_after))
+                    .col_expr(Column::TokenGeneration, Expr::value(next.generation))
                     .col_expr(Column::UpdatedAt, Expr::value(now));
                 if let Some(hash) = password_hash {
                     update = update.col_expr(Column::PasswordHash, Expr::value(hash));
                 }
                 update
                     .filter(Column::Id.eq(id))
-                    .filter(cutoff_is(expected))
+                    .filter(epoch_is(expected))
                     .exec(&c)
                     .await
             })

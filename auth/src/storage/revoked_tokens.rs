@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 use platform::db::Database;
 use sea_orm::{
-    ActiveValue::Set, QueryFilter, QuerySelect, entity::prelude::*, sea_query::OnConflict,
+    ActiveValue::Set,
+    QueryFilter, QuerySelect,
+    entity::prelude::*,
+    sea_query::{OnConflict, SimpleExpr},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -53,29 +56,63 @@ impl<'a> RevokedTokens<'a> {
         Ok(())
     }
 
-    /// Deletes at most `limit` rows that expired before `before`: bounded work per call.
-    pub async fn sweep(&self, before: DateTime<Utc>, limit: u64) -> Result<u64, DbErr> {
-        let deleted = self
+    /// How many of `user_id`'s logged-out tokens expire after `now`, counting no further
+    /// than `at_most` (so the count reads a bounded number of rows however many there are).
+    pub async fn live_for_user(
+        &self,
+        user_id: i64,
+        now: DateTime<Utc>,
+        at_most: u64,
+    ) -> Result<u64, DbErr> {
+        let live: Vec<String> = self
             .db
             .run(|c| async move {
-                let expired: Vec<String> = Entity::find()
+                Entity::find()
                     .select_only()
                     .column(Column::Jti)
-                    .filter(Column::ExpiresAt.lt(before))
+                    .filter(Column::UserId.eq(user_id))
+                    .filter(Column::ExpiresAt.gt(now))
+                    .limit(at_most)
+                    .into_tuple()
+                    .all(&c)
+                    .await
+            })
+            .await?;
+        Ok(live.len() as u64)
+    }
+
+    /// Deletes at most `limit` rows of `user_id` (once a new cut-off has ended all their
+    /// tokens anyway): bounded work per call.
+    pub async fn delete_for_user(&self, user_id: i64, limit: u64) -> Result<u64, DbErr> {
+        self.delete_some(Column::UserId.eq(user_id), limit).await
+    }
+
+    /// Deletes at most `limit` rows that expired before `before`: bounded work per call.
+    pub async fn sweep(&self, before: DateTime<Utc>, limit: u64) -> Result<u64, DbErr> {
+        self.delete_some(Column::ExpiresAt.lt(before), limit).await
+    }
+
+    /// Deletes at most `limit` of the rows matching `which`.
+    async fn delete_some(&self, which: SimpleExpr, limit: u64) -> Result<u64, DbErr> {
+        self.db
+            .run(|c| async move {
+                let chosen: Vec<String> = Entity::find()
+                    .select_only()
+                    .column(Column::Jti)
+                    .filter(which)
                     .limit(limit)
                     .into_tuple()
                     .all(&c)
                     .await?;
-                if expired.is_empty() {
+                if chosen.is_empty() {
                     return Ok(0);
                 }
                 Entity::delete_many()
-                    .filter(Column::Jti.is_in(expired))
+                    .filter(Column::Jti.is_in(chosen))
                     .exec(&c)
                     .await
                     .map(|r| r.rows_affected)
             })
-            .await?;
-        Ok(deleted)
+            .await
     }
 }

@@ -1,5 +1,6 @@
 //! The `users` table and the queries auth makes of it. Rows leave this module as
-//! [`domain::User`]s; the password hash only ever leaves with a login lookup.
+//! [`domain::User`]s; the password hash only ever leaves with a login lookup, read in the
+//! same row as the token epoch a token issued for it carries.
 
 use platform::db::{self, Database};
 use sea_orm::{
@@ -9,7 +10,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
 };
 
-use crate::domain::{Registration, Taken, User};
+use crate::domain::{Registration, Taken, TokenEpoch, User};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -25,6 +26,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Tokens issued (`iat`) before this are revoked; see `token_contract::revocation_rule`.
     pub tokens_valid_after: Option<DateTimeUtc>,
+    /// Tokens carrying a lower `gen` are revoked; see `token_contract::revocation_rule`.
+    pub token_generation: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -39,7 +42,10 @@ impl From<Model> for User {
             username: m.username,
             email: m.email,
             created_at: m.created_at,
-            tokens_valid_after: m.tokens_valid_after,
+            epoch: TokenEpoch {
+                valid_after: m.tokens_valid_after,
+                generation: m.token_generation,
+            },
         }
     }
 }

@@ -7,6 +7,7 @@ mod accounts;
 mod api;
 mod forwarded;
 mod framework;
+mod limits;
 mod process;
 mod properties;
 mod throttle;

@@ -26,7 +26,7 @@ impl State {
         let db = Database::connect(cfg.common.database.clone(), secrets).await?;
         keys.load_at_startup().await;
         let revocation =
-            RevocationCache::new(cfg.keys.revocation_ttl, cfg.keys.revocation_max_users);
+            RevocationCache::new(cfg.keys.revocation_ttl, cfg.keys.revocation_max_tokens);
         Ok(Arc::new(Self {
             db,
             keys,

@@ -26,9 +26,10 @@ impl From<TaskError> for ApiError {
             TaskError::NoKeys => {
                 ApiError::unavailable("Token verification keys are unavailable; try again shortly")
             }
-            // The token names a user that no longer exists.
+            // The token names a user deleted since the cached revocation state was read: the
+            // account's deletion ended it.
             TaskError::Database(e) if db::is_foreign_key_violation(&e) => {
-                ApiError::unauthorized(TokenError::Invalid.to_string())
+                ApiError::unauthorized(TokenError::Revoked.to_string())
             }
             TaskError::Database(e) if db::is_unavailable(&e) => {
                 platform::db::outage::DATABASE.record(&e);

@@ -1,7 +1,7 @@
 //! Starts the real auth service in-process on a random port, against a fresh database.
 #![allow(dead_code, unused_imports)]
 
-use auth::config::{AuthConfig, KeySource};
+use auth::config::{AuthConfig, AuthLimits, KeySource};
 use serde_json::Value;
 use testkit::{
     api::Api,
@@ -34,6 +34,17 @@ pub fn config(db: &TestDb, key_pem: &str) -> AuthConfig {
         },
         signing_key: KeySource::Inline(key_pem.to_owned()),
         bcrypt_cost: 4,
+        limits: roomy_limits(),
+    }
+}
+
+/// Limits no ordinary test reaches (every test client is 127.0.0.1); `tests/limits.rs`
+/// tests the real ones.
+pub fn roomy_limits() -> AuthLimits {
+    AuthLimits {
+        register_per_address_per_hour: 1_000_000,
+        hash_concurrency: 4,
+        hash_queue: 4096,
     }
 }
 

@@ -17,12 +17,26 @@ use tokio::net::TcpListener;
 pub use testkit::api::assert_envelope;
 
 pub async fn start_auth_on(listener: TcpListener, db: &TestDb, key_material: &str) -> Running {
-    let cfg = auth::config::AuthConfig {
+    start_auth_tuned(listener, auth_config(db, key_material)).await
+}
+
+/// Auth's configuration in these tests: a cheap bcrypt cost, limits no test reaches by
+/// accident (every test client is 127.0.0.1).
+pub fn auth_config(db: &TestDb, key_material: &str) -> auth::config::AuthConfig {
+    auth::config::AuthConfig {
         common: testkit::config::common(db),
         jwt: JwtSettings::default(),
         signing_key: auth::config::KeySource::Inline(key_material.to_owned()),
         bcrypt_cost: 4,
-    };
+        limits: auth::config::AuthLimits {
+            register_per_address_per_hour: 1_000_000,
+            hash_concurrency: 4,
+            hash_queue: 4096,
+        },
+    }
+}
+
+pub async fn start_auth_tuned(listener: TcpListener, cfg: auth::config::AuthConfig) -> Running {
     Running::start(listener, "/auth/health", move |l, stop| {
         auth::startup::run(cfg, l, stop)
     })
@@ -67,10 +81,21 @@ impl Stack {
     /// As [`Stack::start`], with task's key settings adjusted by `tune` (e.g. a short
     /// revocation cache bound).
     pub async fn start_tuned(backend: Backend, tune: impl FnOnce(&mut KeySettings)) -> Self {
+        Self::start_tuned_both(backend, tune, |_| {}).await
+    }
+
+    /// As [`Stack::start_tuned`], with auth's configuration adjusted by `tune_auth` too.
+    pub async fn start_tuned_both(
+        backend: Backend,
+        tune: impl FnOnce(&mut KeySettings),
+        tune_auth: impl FnOnce(&mut auth::config::AuthConfig),
+    ) -> Self {
         let db = TestDb::new(backend).await;
         let key = auth::app::signing_keys::generate_pem();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let auth = start_auth_on(listener, &db, &key).await;
+        let mut auth_cfg = auth_config(&db, &key);
+        tune_auth(&mut auth_cfg);
+        let auth = start_auth_tuned(listener, auth_cfg).await;
         let mut keys = key_settings(&auth.base);
         tune(&mut keys);
         let task = start_task(&db, keys).await;
