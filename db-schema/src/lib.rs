@@ -1,4 +1,4 @@
-//! The schema of the one database both services share: the migrations (`m0001`…`m0006`,
+//! The schema of the one database both services share: the migrations (`m0001`…`m0010`,
 //! whose file names are the names recorded in `seaql_migrations`: never rename one) and the
 //! table and column identifiers more than one crate reads (task reads auth's `users` and
 //! `revoked_tokens`). Each service runs the migrator at start-up (under an advisory lock on
@@ -12,6 +12,8 @@ mod m0003_login_throttle;
 mod m0004_accounts;
 mod m0005_task_versions;
 mod m0006_task_list_index;
+mod m0009_task_write_rate;
+mod m0010_idempotency_task;
 
 pub struct Migrator;
 
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_accounts::Migration),
             Box::new(m0005_task_versions::Migration),
             Box::new(m0006_task_list_index::Migration),
+            Box::new(m0009_task_write_rate::Migration),
+            Box::new(m0010_idempotency_task::Migration),
         ]
     }
 }
@@ -101,6 +105,20 @@ pub enum IdempotencyKeys {
     Status,
     ResponseBody,
     CreatedAt,
+}
+
+/// The column m0010 adds to `idempotency_keys`.
+#[derive(DeriveIden)]
+pub enum IdempotencyKeysTask {
+    TaskId,
+}
+
+#[derive(DeriveIden)]
+pub enum TaskWriteRate {
+    Table,
+    UserId,
+    WindowStartedAt,
+    Writes,
 }
 
 #[derive(DeriveIden)]
