@@ -108,10 +108,7 @@ pub fn measure(
         started.elapsed().as_secs_f64()
     ));
     let mut cases = Vec::new();
-    for (page, depth_of) in [
-        ("first page", None),
-        ("cursor page 9/10 down", Some(9u64)),
-    ] {
+    for (page, depth_of) in [("first page", None), ("cursor page 9/10 down", Some(9u64))] {
         for (who, user, count) in [("20 tasks", &small, 20), ("large", &large, large_tasks)] {
             let path = match depth_of {
                 None => "/tasks?limit=20".to_owned(),
@@ -141,10 +138,7 @@ pub fn report(cases: &[Timed]) -> (String, bool) {
     let mut met = true;
     for pair in cases.chunks(2) {
         let [small, large] = pair else { continue };
-        let (rm, rp) = (
-            large.median() / small.median(),
-            large.p99() / small.p99(),
-        );
+        let (rm, rp) = (large.median() / small.median(), large.p99() / small.p99());
         let ok = rm <= 2.0 && rp <= 2.0;
         met &= ok;
         table.push_str(&format!(

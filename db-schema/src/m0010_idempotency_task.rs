@@ -13,15 +13,16 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if !manager
-            .has_column("idempotency_keys", "task_id")
-            .await?
-        {
+        if !manager.has_column("idempotency_keys", "task_id").await? {
             manager
                 .alter_table(
                     Table::alter()
                         .table(IdempotencyKeys::Table)
-                        .add_column(ColumnDef::new(IdempotencyKeysTask::TaskId).big_integer().null())
+                        .add_column(
+                            ColumnDef::new(IdempotencyKeysTask::TaskId)
+                                .big_integer()
+                                .null(),
+                        )
                         .to_owned(),
                 )
                 .await?;

@@ -390,7 +390,11 @@ mod tests {
         assert_eq!(parse_limit(Some(9999)), Ok(500));
         assert!(parse_limit(Some(0)).is_err());
         assert_eq!(parse_offset(Some(MAX_OFFSET)), Ok(MAX_OFFSET));
-        assert!(parse_offset(Some(MAX_OFFSET + 1)).unwrap_err().contains("cursor"));
+        assert!(
+            parse_offset(Some(MAX_OFFSET + 1))
+                .unwrap_err()
+                .contains("cursor")
+        );
     }
 
     #[test]
@@ -401,7 +405,16 @@ mod tests {
             id: 42,
         };
         assert_eq!(Cursor::parse(&c.encode()), Ok(c));
-        for bad in ["", "x", "MTp4", "a b", "bm9wZQ", "OjQy", "MTIzOg", "MTIzOjQyOjA"] {
+        for bad in [
+            "",
+            "x",
+            "MTp4",
+            "a b",
+            "bm9wZQ",
+            "OjQy",
+            "MTIzOg",
+            "MTIzOjQyOjA",
+        ] {
             assert!(Cursor::parse(bad).is_err(), "{bad}");
         }
     }

@@ -100,7 +100,10 @@ async fn cursor_pages_follow_each_other_and_the_link_header() {
             (&json!(2), &json!(5), &json!(false)),
             "{first}"
         );
-        let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+        let cursor = first["next_cursor"]
+            .as_str()
+            .expect("a next page")
+            .to_owned();
         let link = link.expect("Link on a page with a next one");
         assert_eq!(next_of(&link), format!("/tasks?cursor={cursor}&limit=2"));
 
@@ -219,7 +222,10 @@ async fn a_user_past_the_task_quota_gets_403_until_one_is_deleted() {
         let (status, body) = s.create(&token, json!({"title": "one too many"})).await;
         assert_eq!(status, 403, "{backend:?}: {body}");
         assert_envelope(&body, "Forbidden");
-        assert!(body["message"].as_str().unwrap().contains("quota"), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("quota"),
+            "{body}"
+        );
 
         // With a key, the refusal leaves the key free for a retry.
         let auth = format!("Bearer {token}");
@@ -227,13 +233,25 @@ async fn a_user_past_the_task_quota_gets_403_until_one_is_deleted() {
             let (http, url, auth) = (s.http.clone(), s.url("/tasks"), auth.clone());
             async move {
                 let headers = [("Authorization", auth.as_str()), ("Idempotency-Key", key)];
-                send(&http, Method::POST, &url, &headers, Some(&json!({"title": "k"}))).await
+                send(
+                    &http,
+                    Method::POST,
+                    &url,
+                    &headers,
+                    Some(&json!({"title": "k"})),
+                )
+                .await
             }
         };
         assert_eq!(keyed("over-quota").await.0, 403);
         let (status, _) = s
             .api
-            .call(Method::DELETE, &format!("/tasks/{}", ids[0]), Some(&token), None)
+            .call(
+                Method::DELETE,
+                &format!("/tasks/{}", ids[0]),
+                Some(&token),
+                None,
+            )
             .await;
         assert_eq!(status, 200);
         let (status, _, body) = keyed("over-quota").await;
@@ -259,7 +277,14 @@ async fn writes_past_the_per_user_rate_get_429_with_retry_after() {
             let (http, url, auth) = (s.http.clone(), s.url("/tasks"), auth.clone());
             tokio::spawn(async move {
                 let body = json!({"title": format!("burst {i}")});
-                send(&http, Method::POST, &url, &[("Authorization", &auth)], Some(&body)).await
+                send(
+                    &http,
+                    Method::POST,
+                    &url,
+                    &[("Authorization", &auth)],
+                    Some(&body),
+                )
+                .await
             })
         });
         let mut created = 0;
@@ -276,7 +301,10 @@ async fn writes_past_the_per_user_rate_get_429_with_retry_after() {
                 other => panic!("{backend:?}: {other} {body}"),
             }
         }
-        assert!(limited > 0 && created >= 1, "{created} created, {limited} limited");
+        assert!(
+            limited > 0 && created >= 1,
+            "{created} created, {limited} limited"
+        );
         // Another user's writes are counted apart.
         let (other, _) = s.user("calm").await;
         assert_eq!(s.create(&other, json!({"title": "mine"})).await.0, 201);
@@ -325,7 +353,12 @@ async fn deleting_a_task_scrubs_it_from_stored_responses_and_a_replay_says_410()
         assert_eq!(listed["total"], 0, "the replay created nothing");
         // Another body under the key is still a misuse of it.
         let other = json!({"title": "other"});
-        assert_eq!(send(&s.http, Method::POST, &url, &headers, Some(&other)).await.0, 422);
+        assert_eq!(
+            send(&s.http, Method::POST, &url, &headers, Some(&other))
+                .await
+                .0,
+            422
+        );
         s.stop().await;
     }
 }
@@ -340,9 +373,19 @@ async fn expired_idempotency_keys_are_swept_in_the_background() {
         let s = Stack::start_limited(backend, limits).await;
         let (token, uid) = s.user("keys").await;
         let auth = format!("Bearer {token}");
-        let headers = [("Authorization", auth.as_str()), ("Idempotency-Key", "fresh")];
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Idempotency-Key", "fresh"),
+        ];
         let body = json!({"title": "kept"});
-        let (status, _, _) = send(&s.http, Method::POST, &s.url("/tasks"), &headers, Some(&body)).await;
+        let (status, _, _) = send(
+            &s.http,
+            Method::POST,
+            &s.url("/tasks"),
+            &headers,
+            Some(&body),
+        )
+        .await;
         assert_eq!(status, 201);
         let long_ago = match backend {
             Backend::Postgres => "TIMESTAMPTZ '2000-01-01 00:00:00+00'",
@@ -375,7 +418,11 @@ async fn expired_idempotency_keys_are_swept_in_the_background() {
         while count("key LIKE 'old-%'").await > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert_eq!(count("key LIKE 'old-%'").await, 0, "{backend:?}: expired keys left");
+        assert_eq!(
+            count("key LIKE 'old-%'").await,
+            0,
+            "{backend:?}: expired keys left"
+        );
         assert_eq!(count("key = 'fresh'").await, 1, "a live key stays");
         s.stop().await;
     }
@@ -395,7 +442,10 @@ async fn a_bad_path_id_is_named_id_in_every_error() {
             assert_eq!(status, 400, "{method} {id}: {answer}");
             assert_envelope(&answer, "Bad Request");
             assert_eq!(invalid_fields(&answer), ["id"], "{method} {id}: {answer}");
-            assert!(answer["message"].as_str().unwrap().contains("`id`"), "{answer}");
+            assert!(
+                answer["message"].as_str().unwrap().contains("`id`"),
+                "{answer}"
+            );
         }
     }
     s.stop().await;
@@ -404,7 +454,11 @@ async fn a_bad_path_id_is_named_id_in_every_error() {
 /// The plan PostgreSQL runs `stmt` with for the values in it when it must use a generic
 /// plan (one made without the values, as a plan cached from other users' executions is).
 async fn generic_plan(db: &sea_orm::DatabaseConnection, stmt: &Statement) -> String {
-    let values = stmt.values.as_ref().map(|v| v.0.clone()).unwrap_or_default();
+    let values = stmt
+        .values
+        .as_ref()
+        .map(|v| v.0.clone())
+        .unwrap_or_default();
     let args: Vec<String> = values
         .iter()
         .map(|v| PostgresQueryBuilder.value_to_string(v))
@@ -421,6 +475,10 @@ async fn generic_plan(db: &sea_orm::DatabaseConnection, stmt: &Statement) -> Str
             DbBackend::Postgres,
             format!("EXPLAIN EXECUTE list_page({})", args.join(", ")),
         ))
+        .await
+        .unwrap();
+    // A prepared statement outlives the transaction: the session keeps it.
+    txn.execute_unprepared("DEALLOCATE list_page")
         .await
         .unwrap();
     txn.rollback().await.unwrap();
@@ -460,7 +518,11 @@ async fn list_statements_keep_the_index_plan_for_a_small_user_after_a_heavy_one(
         created_at: chrono::Utc::now(),
         id: i64::MAX,
     };
-    for start in [PageStart::Offset(0), PageStart::Offset(40), PageStart::After(deep)] {
+    for start in [
+        PageStart::Offset(0),
+        PageStart::Offset(40),
+        PageStart::After(deep),
+    ] {
         for status in [None, Some(Status::Pending)] {
             let filter = ListFilter {
                 status,
@@ -470,7 +532,10 @@ async fn list_statements_keep_the_index_plan_for_a_small_user_after_a_heavy_one(
             };
             let stmt = list_query(Caller { user_id: small_id }, &filter).build(DbBackend::Postgres);
             let plan = generic_plan(&db, &stmt).await;
-            assert!(plan.contains("idx_tasks_user_created"), "{filter:?}:\n{plan}");
+            assert!(
+                plan.contains("idx_tasks_user_created"),
+                "{filter:?}:\n{plan}"
+            );
             for bad in ["Seq Scan", "Sort", "Bitmap"] {
                 assert!(!plan.contains(bad), "{filter:?} plans a {bad}:\n{plan}");
             }

@@ -100,7 +100,10 @@ impl State {
     ) -> Result<Created, TaskError> {
         let keys = self.idempotency_keys();
         let created = match self.check_quota(caller).await {
-            Ok(()) => keys.create_task(claim, caller, new).await.map_err(TaskError::from),
+            Ok(()) => keys
+                .create_task(claim, caller, new)
+                .await
+                .map_err(TaskError::from),
             Err(e) => Err(e),
         };
         match created {
@@ -158,7 +161,9 @@ impl State {
                     Err(TaskError::Database(e)) if platform::db::is_unavailable(&e) => {
                         platform::db::outage::DATABASE.record(&e);
                     }
-                    Err(e) => tracing::warn!(error = %e, "sweeping expired idempotency keys failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sweeping expired idempotency keys failed")
+                    }
                 }
             }
         })

@@ -23,9 +23,7 @@ use poem_openapi::{
 
 use crate::{
     app::State,
-    domain::{
-        self, IdempotencyKey, ListFilter, NewTask, PageStart, Task as DomainTask, TaskPatch,
-    },
+    domain::{self, IdempotencyKey, ListFilter, NewTask, PageStart, Task as DomainTask, TaskPatch},
     http::{
         caller::Caller,
         etag,

@@ -31,7 +31,9 @@ impl From<TaskError> for ApiError {
             ),
             TaskError::QuotaReached(quota) => ApiError::new(
                 StatusCode::FORBIDDEN,
-                format!("Task quota reached: a user may have at most {quota} tasks; delete some first"),
+                format!(
+                    "Task quota reached: a user may have at most {quota} tasks; delete some first"
+                ),
             ),
             TaskError::RateLimited {
                 per_sec,

@@ -169,11 +169,9 @@ pub fn list_query(owner: Caller, filter: &ListFilter) -> Select<Entity> {
         PageStart::Offset(n) => offset = n,
         PageStart::After(cursor) => {
             page = page.add(
-                Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)])
-                .lt(Expr::tuple([
-                    Expr::value(cursor.created_at),
-                    Expr::value(cursor.id),
-                ])),
+                Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]).lt(Expr::tuple(
+                    [Expr::value(cursor.created_at), Expr::value(cursor.id)],
+                )),
             );
         }
     }
@@ -183,8 +181,7 @@ pub fn list_query(owner: Caller, filter: &ListFilter) -> Select<Entity> {
             Expr::SubQuery(
                 None,
                 Box::new(
-                    capped_count(matching(owner, filter), TOTAL_CAP + 1)
-                        .into_sub_query_statement(),
+                    capped_count(matching(owner, filter), TOTAL_CAP + 1).into_sub_query_statement(),
                 ),
             ),
             "total_count",
@@ -249,7 +246,7 @@ impl<'a> Tasks<'a> {
         let counted = u64::try_from(counted).unwrap_or_default();
         Ok(Page {
             next: tasks.last().filter(|_| more).map(Cursor::after),
-            total: counted.min(TOTAL_CAP),
+            total: Ord::min(counted, TOTAL_CAP),
             total_capped: counted > TOTAL_CAP,
             tasks,
         })

@@ -62,10 +62,7 @@ impl<'a> WriteRate<'a> {
         })
         .on_conflict(
             OnConflict::column(Column::UserId)
-                .values([
-                    (Column::Writes, writes),
-                    (Column::WindowStartedAt, started),
-                ])
+                .values([(Column::Writes, writes), (Column::WindowStartedAt, started)])
                 .to_owned(),
         );
         let row = self
