@@ -1,6 +1,6 @@
 //! `bench --lists`: whether a list page costs the same for a user with many tasks as for one
 //! with few. One user gets `--lists-tasks` tasks (1M by default) by SQL, another 20; then
-//! `GET /tasks?limit=20` is timed, one request at a time, for each user on the first page and
+//! `GET /tasks?limit=20` is timed, one request at a time, the two users taking turns, on the first page and
 //! on a cursor page deep in the list (nine tenths down for the large user). The target: the
 //! large user's median and p99 within 2× of the small user's, on both pages.
 
@@ -31,28 +31,34 @@ impl Timed {
     }
 }
 
+/// Times `GET` of each of `cases` (token, path) `requests` times, the cases taking turns
+/// request by request, so that other work on the machine weighs on each alike.
 fn time_requests(
     task: SocketAddr,
-    token: &str,
-    path: &str,
+    cases: &[(&str, String)],
     requests: u32,
-) -> anyhow::Result<Vec<f64>> {
-    let auth = format!("Bearer {token}");
-    let headers = [("Authorization", auth.as_str())];
-    // Warm the connection pool, the plan cache and the pages read.
-    for _ in 0..requests.div_ceil(10) {
-        http::request(task, "GET", path, &headers, None)?;
-    }
-    let mut millis = Vec::with_capacity(requests as usize);
-    for _ in 0..requests {
-        let started = Instant::now();
-        let r = http::request(task, "GET", path, &headers, None)?;
-        millis.push(started.elapsed().as_secs_f64() * 1000.0);
-        if r.status != 200 {
-            bail!("GET {path}: {} {}", r.status, r.body);
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let auths: Vec<String> = cases.iter().map(|(t, _)| format!("Bearer {t}")).collect();
+    let mut millis = vec![Vec::with_capacity(requests as usize); cases.len()];
+    // The first tenth warms the connection pool, the plan cache and the pages read.
+    let warmup = requests.div_ceil(10);
+    for round in 0..warmup + requests {
+        for (i, (_, path)) in cases.iter().enumerate() {
+            let headers = [("Authorization", auths[i].as_str())];
+            let started = Instant::now();
+            let r = http::request(task, "GET", path, &headers, None)?;
+            let took = started.elapsed().as_secs_f64() * 1000.0;
+            if r.status != 200 {
+                bail!("GET {path}: {} {}", r.status, r.body);
+            }
+            if round >= warmup {
+                millis[i].push(took);
+            }
         }
     }
-    millis.sort_by(f64::total_cmp);
+    for m in &mut millis {
+        m.sort_by(f64::total_cmp);
+    }
     Ok(millis)
 }
 
@@ -108,23 +114,29 @@ pub fn measure(
         started.elapsed().as_secs_f64()
     ));
     let mut cases = Vec::new();
-    for (page, depth_of) in [("first page", None), ("cursor page 9/10 down", Some(9u64))] {
-        for (who, user, count) in [("20 tasks", &small, 20), ("large", &large, large_tasks)] {
-            let path = match depth_of {
+    for (page, tenths) in [("first page", None), ("cursor page 9/10 down", Some(9u64))] {
+        let mut pair = Vec::new();
+        for (user, count) in [(&small, 20), (&large, large_tasks)] {
+            let path = match tenths {
                 None => "/tasks?limit=20".to_owned(),
-                Some(tenths) => format!(
+                Some(t) => format!(
                     "/tasks?limit=20&cursor={}",
-                    cursor_at(db_url, user.id, count * tenths / 10)?
+                    cursor_at(db_url, user.id, count * t / 10)?
                 ),
             };
-            let millis = time_requests(task, &user.token, &path, requests)?;
-            let name = if who == "large" {
-                format!("{page}, {count} tasks")
-            } else {
-                format!("{page}, {who}")
-            };
-            cases.push(Timed { name, millis });
+            pair.push((user.token.as_str(), path));
         }
+        let [small_ms, large_ms]: [Vec<f64>; 2] = time_requests(task, &pair, requests)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("two cases, two timings"))?;
+        cases.push(Timed {
+            name: format!("{page}, 20 tasks"),
+            millis: small_ms,
+        });
+        cases.push(Timed {
+            name: format!("{page}, {large_tasks} tasks"),
+            millis: large_ms,
+        });
     }
     Ok(cases)
 }

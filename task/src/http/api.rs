@@ -164,6 +164,8 @@ impl TaskApi {
     /// `next_cursor` (also in the `Link` header). `total` counts matches up to 1000
     /// (`total_capped` says when there are more).
     #[oai(path = "/tasks", method = "get", tag = "Tag::Tasks")]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&Arc<State>>,
