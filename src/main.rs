@@ -34,7 +34,7 @@ struct Cli {
 }
 
 /// What the local stack reads: the shared settings (PORT is the router's), the token
-/// settings, and auth's signing settings.
+/// settings, auth's signing settings and task's per-user bounds.
 #[derive(Args, Debug, Clone)]
 struct StackArgs {
     #[command(flatten)]
@@ -43,6 +43,8 @@ struct StackArgs {
     jwt: JwtArgs,
     #[command(flatten)]
     signing: SigningArgs,
+    #[command(flatten)]
+    task_limits: task::config::UserLimitArgs,
 }
 
 #[derive(Subcommand)]
@@ -158,6 +160,7 @@ async fn up(settings: StackArgs, common: CommonConfig) -> anyhow::Result<()> {
         common,
         jwt,
         keys: task::config::KeySettings::new(auth_url.clone()),
+        limits: settings.task_limits.into(),
     };
     // The router appends the client to X-Forwarded-For, as the load balancer does.
     auth_cfg.common.trusted_proxy_hops = 1;

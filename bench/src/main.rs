@@ -18,6 +18,7 @@
 
 mod http;
 mod limits;
+mod lists;
 mod load;
 mod machine;
 mod rate;
@@ -115,6 +116,17 @@ struct Cli {
     /// Keep the work folder (wrk scripts and outputs, service logs) after a successful run.
     #[arg(long)]
     keep_work: bool,
+    /// Only the list-at-scale scenario (docs/benchmarks.md, "Lists at scale"): a user with
+    /// --lists-tasks tasks against one with 20, first page and a deep cursor page; prints
+    /// the table and fails when the target (within 2×) is not met. Needs only psql.
+    #[arg(long)]
+    lists: bool,
+    /// Tasks of the large user in --lists.
+    #[arg(long, default_value_t = 1_000_000)]
+    lists_tasks: u64,
+    /// Timed requests per case in --lists.
+    #[arg(long, default_value_t = 300)]
+    lists_requests: u32,
     /// For profiling by hand: start and seed as usual, print the services' addresses, pids and
     /// the benchmark users' tokens (with a ready wrk command), then wait for Enter (or the end of
     /// standard input) and clean up, measuring nothing.
@@ -291,6 +303,10 @@ impl Env<'_> {
     ) -> anyhow::Result<Service> {
         let mut env = self.common(database_url);
         env.push(("AUTH_SERVICE_URL", auth.url()));
+        // The scenarios measure throughput, with one user writing as fast as wrk can: the
+        // per-user bounds would turn most of it into 403s and 429s, so they are off.
+        env.push(("TASK_WRITES_PER_USER_PER_SEC", "0".into()));
+        env.push(("TASK_QUOTA_PER_USER", "0".into()));
         Launch {
             name: "task",
             binary: self.task_bin,
@@ -590,6 +606,44 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// `--lists`: the list-at-scale scenario alone, on its own scratch database.
+fn run_lists(cli: &Cli) -> anyhow::Result<()> {
+    let (auth_bin, task_bin) = match (&cli.auth_bin, &cli.task_bin) {
+        (Some(a), Some(t)) => (a.clone(), t.clone()),
+        _ => build_binaries(cli.musl)?,
+    };
+    let work = std::env::temp_dir().join(format!("bench-work-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let env = Env {
+        auth_bin: &auth_bin,
+        task_bin: &task_bin,
+        signing_key: keygen(&auth_bin)?,
+        pool: cli.pool,
+        work: &work,
+    };
+    let db = ScratchDb::create(&cli.pg_url)?;
+    let auth = env.start_auth(&db.url, "auth".into())?;
+    let task = env.start_task(&db.url, &auth, "task".into())?;
+    let cases = lists::measure(
+        &db.url,
+        auth.addr,
+        task.addr,
+        cli.lists_tasks,
+        cli.lists_requests,
+    )?;
+    let (table, met) = lists::report(&cases);
+    println!("{table}");
+    task.stop();
+    auth.stop();
+    if !cli.keep_work {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    if !met {
+        bail!("a large user's list page took more than 2× the small user's");
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let started = Instant::now();
     let duration = Duration::from_secs(cli.duration.unwrap_or(if cli.quick { 3 } else { 15 }));
@@ -599,6 +653,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| workspace_dir().join("bench"));
+    if cli.lists {
+        return run_lists(&cli);
+    }
     check_tools()?;
     let (auth_bin, task_bin) = match (&cli.auth_bin, &cli.task_bin) {
         (Some(a), Some(t)) => (a.clone(), t.clone()),

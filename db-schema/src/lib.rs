@@ -1,4 +1,4 @@
-//! The schema of the one database both services share: the migrations (`m0001`…`m0007`,
+//! The schema of the one database both services share: the migrations (`m0001`…`m0010`,
 //! whose file names are the names recorded in `seaql_migrations`: never rename one) and the
 //! table and column identifiers more than one crate reads (task reads auth's `users` and
 //! `revoked_tokens`), with the one statement both services ask about a token
@@ -16,6 +16,8 @@ mod m0004_accounts;
 mod m0005_task_versions;
 mod m0006_task_list_index;
 mod m0007_token_generation;
+mod m0009_task_write_rate;
+mod m0010_idempotency_task;
 pub mod token_state;
 
 pub struct Migrator;
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_task_versions::Migration),
             Box::new(m0006_task_list_index::Migration),
             Box::new(m0007_token_generation::Migration),
+            Box::new(m0009_task_write_rate::Migration),
+            Box::new(m0010_idempotency_task::Migration),
         ]
     }
 }
@@ -113,6 +117,20 @@ pub enum IdempotencyKeys {
     Status,
     ResponseBody,
     CreatedAt,
+}
+
+/// The column m0010 adds to `idempotency_keys`.
+#[derive(DeriveIden)]
+pub enum IdempotencyKeysTask {
+    TaskId,
+}
+
+#[derive(DeriveIden)]
+pub enum TaskWriteRate {
+    Table,
+    UserId,
+    WindowStartedAt,
+    Writes,
 }
 
 #[derive(DeriveIden)]

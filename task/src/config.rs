@@ -41,11 +41,41 @@ impl KeySettings {
     }
 }
 
+/// What one user may do: the bounds that keep a user's data and writes from growing
+/// without limit (docs/API.md, "Quotas and rates").
+#[derive(Clone, Debug)]
+pub struct UserLimits {
+    /// Tasks one user may own; 0: no quota.
+    pub task_quota: u64,
+    /// Writes (create, update, delete) one user may make per second, across instances; 0:
+    /// no limit (and nothing counted).
+    pub writes_per_sec: u32,
+    /// How often expired idempotency keys are swept, and how many rows one sweep deletes at
+    /// most (in batches of [`crate::app::idempotency::SWEEP_BATCH`]).
+    pub key_sweep_every: Duration,
+    pub key_sweep_max: u64,
+}
+
+impl Default for UserLimits {
+    fn default() -> Self {
+        Self {
+            task_quota: DEFAULT_TASK_QUOTA,
+            writes_per_sec: DEFAULT_WRITES_PER_SEC,
+            key_sweep_every: Duration::from_secs(10),
+            key_sweep_max: 50_000,
+        }
+    }
+}
+
+const DEFAULT_TASK_QUOTA: u64 = 10_000;
+const DEFAULT_WRITES_PER_SEC: u32 = 20;
+
 #[derive(Clone, Debug)]
 pub struct TaskConfig {
     pub common: CommonConfig,
     pub jwt: JwtSettings,
     pub keys: KeySettings,
+    pub limits: UserLimits,
 }
 
 /// Settings only task reads.
@@ -60,6 +90,27 @@ pub struct AuthServiceArgs {
     pub auth_service_url: String,
 }
 
+/// Per-user bounds.
+#[derive(Args, Debug, Clone)]
+pub struct UserLimitArgs {
+    /// Tasks one user may own; creating another is 403 (0: no quota)
+    #[arg(long, env = "TASK_QUOTA_PER_USER", default_value_t = DEFAULT_TASK_QUOTA)]
+    pub task_quota_per_user: u64,
+    /// Task writes (create, update, delete) one user may make per second, counted across instances; past it 429 (0: no limit)
+    #[arg(long, env = "TASK_WRITES_PER_USER_PER_SEC", default_value_t = DEFAULT_WRITES_PER_SEC)]
+    pub task_writes_per_user_per_sec: u32,
+}
+
+impl From<UserLimitArgs> for UserLimits {
+    fn from(args: UserLimitArgs) -> Self {
+        Self {
+            task_quota: args.task_quota_per_user,
+            writes_per_sec: args.task_writes_per_user_per_sec,
+            ..Self::default()
+        }
+    }
+}
+
 /// Everything task reads.
 #[derive(Args, Debug, Clone)]
 pub struct TaskArgs {
@@ -69,6 +120,8 @@ pub struct TaskArgs {
     pub jwt: JwtArgs,
     #[command(flatten)]
     pub auth_service: AuthServiceArgs,
+    #[command(flatten)]
+    pub limits: UserLimitArgs,
 }
 
 /// Every environment variable this service reads.
@@ -93,6 +146,7 @@ impl TaskConfig {
             common: args.common.into_config()?,
             jwt: args.jwt.into(),
             keys: KeySettings::new(url),
+            limits: args.limits.into(),
         })
     }
 }

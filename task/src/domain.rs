@@ -212,12 +212,80 @@ pub fn owned_by(task_owner: i64, caller: i64) -> bool {
 pub const DEFAULT_LIMIT: u64 = 100;
 pub const MAX_LIMIT: u64 = 500;
 
+/// The deepest `offset` served: skipping rows walks the index past every one of them, so
+/// deeper pages are reached with a cursor, whose cost does not depend on the depth.
+pub const MAX_OFFSET: u64 = 10_000;
+
+/// A list's `total` counts matches up to this many; past it the answer says it is capped.
+/// Counting reads one index entry per match, so the cap bounds what a page costs.
+pub const TOTAL_CAP: u64 = 1_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListFilter {
     pub status: Option<Status>,
     pub priority: Option<Priority>,
     pub limit: u64,
-    pub offset: u64,
+    pub start: PageStart,
+}
+
+/// Where a page starts in the list (newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    /// After skipping this many matches (0: the first page).
+    Offset(u64),
+    /// Right after the task a cursor names.
+    After(Cursor),
+}
+
+/// A position in a list: the `(created_at, id)` of the last task of a page, the list's
+/// order. Sent to clients as an opaque token, so that its form can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub const RULE: &'static str = "must be a next_cursor from an earlier page";
+
+    pub fn after(task: &Task) -> Self {
+        Self {
+            created_at: task.created_at,
+            id: task.id,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let raw = format!("{}:{}", self.created_at.timestamp_micros(), self.id);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    pub fn parse(token: &str) -> Result<Self, &'static str> {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| Self::RULE)?;
+        let raw = std::str::from_utf8(&raw).map_err(|_| Self::RULE)?;
+        let (micros, id) = raw.split_once(':').ok_or(Self::RULE)?;
+        let micros = micros.parse::<i64>().map_err(|_| Self::RULE)?;
+        Ok(Self {
+            created_at: DateTime::from_timestamp_micros(micros).ok_or(Self::RULE)?,
+            id: id.parse().map_err(|_| Self::RULE)?,
+        })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub tasks: Vec<Task>,
+    /// Matches in all, counted up to [`TOTAL_CAP`].
+    pub total: u64,
+    /// More than [`TOTAL_CAP`] match: `total` is the cap.
+    pub total_capped: bool,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
 }
 
 /// A page size: 1 or more, `None` for the default; larger ones are clamped to the maximum.
@@ -228,10 +296,12 @@ pub fn parse_limit(raw: Option<u64>) -> Result<u64, &'static str> {
     }
 }
 
-/// Rows to skip; the database counts in signed 64 bits.
+/// Rows to skip: at most [`MAX_OFFSET`]; deeper pages are reached with `cursor`.
 pub fn parse_offset(raw: Option<u64>) -> Result<u64, &'static str> {
     match raw {
-        Some(n) if i64::try_from(n).is_err() => Err("must be at most 9223372036854775807"),
+        Some(n) if n > MAX_OFFSET => {
+            Err("must be at most 10000; page further with `cursor` (each page's next_cursor)")
+        }
         other => Ok(other.unwrap_or(0)),
     }
 }
@@ -319,8 +389,34 @@ mod tests {
         assert_eq!(parse_limit(None), Ok(100));
         assert_eq!(parse_limit(Some(9999)), Ok(500));
         assert!(parse_limit(Some(0)).is_err());
-        assert_eq!(parse_offset(Some(i64::MAX as u64)), Ok(i64::MAX as u64));
-        assert!(parse_offset(Some(i64::MAX as u64 + 1)).is_err());
+        assert_eq!(parse_offset(Some(MAX_OFFSET)), Ok(MAX_OFFSET));
+        assert!(
+            parse_offset(Some(MAX_OFFSET + 1))
+                .unwrap_err()
+                .contains("cursor")
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_anything_else() {
+        let at = DateTime::from_timestamp_micros(1_765_000_000_123_456).unwrap();
+        let c = Cursor {
+            created_at: at,
+            id: 42,
+        };
+        assert_eq!(Cursor::parse(&c.encode()), Ok(c));
+        for bad in [
+            "",
+            "x",
+            "MTp4",
+            "a b",
+            "bm9wZQ",
+            "OjQy",
+            "MTIzOg",
+            "MTIzOjQyOjA",
+        ] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let state = State::from_config(&cfg).await?;
     let refresher = state.keys.spawn_refresher();
+    let sweeper = state.spawn_key_sweeper(cfg.limits.key_sweep_every, cfg.limits.key_sweep_max);
     tracing::info!(addr = %listener.local_addr()?, "task service listening");
     let result = server::serve(
         listener,
@@ -25,6 +26,7 @@ pub async fn run(
     )
     .await;
     refresher.abort();
+    sweeper.abort();
     state.db.close().await;
     tracing::info!("task service stopped");
     Ok(result?)

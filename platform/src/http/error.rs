@@ -170,6 +170,7 @@ pub mod status {
     pub const UNAVAILABLE: u16 = 1 << 9;
     pub const PRECONDITION_FAILED: u16 = 1 << 10;
     pub const UNPROCESSABLE: u16 = 1 << 11;
+    pub const GONE: u16 = 1 << 12;
     /// What any operation with a JSON body can answer before its handler runs.
     pub const JSON_BODY: u16 = BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
     /// What any operation behind a bearer token can answer.
@@ -190,10 +191,15 @@ const DOCUMENTED: &[(u16, u16, &str)] = &[
     (
         status::FORBIDDEN,
         403,
-        "The resource belongs to another user",
+        "Not allowed: the resource belongs to another user, or a quota is reached",
     ),
     (status::NOT_FOUND, 404, "No such resource"),
     (status::CONFLICT, 409, "Conflict with an existing resource"),
+    (
+        status::GONE,
+        410,
+        "The resource the request refers to existed and has been deleted",
+    ),
     (
         status::PRECONDITION_FAILED,
         412,

@@ -19,6 +19,15 @@ pub enum TaskError {
     /// The idempotency key was used before with another request body.
     #[error("idempotency key reused with another request")]
     KeyReused,
+    /// A replayed idempotency key whose task has since been deleted.
+    #[error("task {0}, created with this idempotency key, has been deleted")]
+    CreatedThenDeleted(i64),
+    /// The user owns as many tasks as the quota allows.
+    #[error("task quota of {0} reached")]
+    QuotaReached(u64),
+    /// The user's writes passed the per-second limit.
+    #[error("more than {per_sec} writes per second")]
+    RateLimited { per_sec: u32, retry_after_secs: u64 },
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("no verification keys")]

@@ -3,7 +3,7 @@
 //! creates nothing; the same key with another body is refused, and so is a duplicate that
 //! arrives while the first is still being processed.
 
-use std::time::{Duration, Instant};
+use std::{sync::Arc, time::Duration};
 
 use chrono::TimeDelta;
 use sha2::{Digest, Sha256};
@@ -11,22 +11,16 @@ use sha2::{Digest, Sha256};
 use crate::{
     app::{State, error::TaskError},
     domain::{Caller, IDEMPOTENCY_TTL, IdempotencyKey, NewTask, Task},
-    storage::idempotency::{Claim, IdempotencyKeys},
+    storage::idempotency::{Claim, IdempotencyKeys, Outcome},
 };
 
 /// A claim still `in_progress` after this long belongs to a request that died (a crash, a
 /// lost connection to the database): another request with the key may take it over.
 const ABANDONED_AFTER: TimeDelta = TimeDelta::seconds(60);
 
-/// Expired keys are swept at most this often per process, at most `SWEEP_LIMIT` at a time.
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
-const SWEEP_LIMIT: u64 = 1000;
-
-/// When this process last swept expired keys.
-#[derive(Default)]
-pub struct Sweeper {
-    last: tokio::sync::Mutex<Option<Instant>>,
-}
+/// Expired keys are deleted this many per statement, so that no statement holds locks on
+/// more rows than that.
+pub const SWEEP_BATCH: u64 = 1000;
 
 /// Whether the created task is new or the answer remembered for an earlier request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +51,7 @@ impl State {
         key: IdempotencyKey,
         request: &str,
     ) -> Result<Created, TaskError> {
-        self.sweep_expired_keys().await;
+        self.admit_write(caller).await?;
         let hash = hex(&Sha256::digest(request.as_bytes()));
         let keys = self.idempotency_keys();
         // A row can vanish (released, swept) or be taken over between our looks: look again,
@@ -74,13 +68,17 @@ impl State {
                 if found.request_hash != hash {
                     return Err(TaskError::KeyReused);
                 }
-                if let Some(task) = found.task {
-                    tracing::info!(
-                        task_id = task.id,
-                        user_id = caller.user_id,
-                        "idempotent create replayed"
-                    );
-                    return Ok(Created::Replayed(task));
+                match found.outcome {
+                    Outcome::Created(task) => {
+                        tracing::info!(
+                            task_id = task.id,
+                            user_id = caller.user_id,
+                            "idempotent create replayed"
+                        );
+                        return Ok(Created::Replayed(task));
+                    }
+                    Outcome::Deleted(id) => return Err(TaskError::CreatedThenDeleted(id)),
+                    Outcome::Pending => {}
                 }
                 if age < ABANDONED_AFTER {
                     return Err(TaskError::KeyInProgress);
@@ -101,7 +99,14 @@ impl State {
         new: NewTask,
     ) -> Result<Created, TaskError> {
         let keys = self.idempotency_keys();
-        match keys.create_task(claim, caller, new).await {
+        let created = match self.check_quota(caller).await {
+            Ok(()) => keys
+                .create_task(claim, caller, new)
+                .await
+                .map_err(TaskError::from),
+            Err(e) => Err(e),
+        };
+        match created {
             Ok(Some(task)) => {
                 tracing::info!(task_id = task.id, user_id = caller.user_id, "task created");
                 Ok(Created::New(task))
@@ -116,27 +121,54 @@ impl State {
                 {
                     tracing::warn!(error = %release, "could not release an idempotency key");
                 }
-                Err(e.into())
+                Err(e)
             }
         }
     }
 
-    /// Deletes a bounded batch of expired keys, at most once per `SWEEP_EVERY`, and only
-    /// if no other request of this process is sweeping already.
-    async fn sweep_expired_keys(&self) {
-        let Ok(mut last) = self.sweeper.last.try_lock() else {
-            return;
-        };
-        if last.is_some_and(|t| t.elapsed() < SWEEP_EVERY) {
-            return;
-        }
-        *last = Some(Instant::now());
+    /// Deletes expired keys in batches of [`SWEEP_BATCH`], at most `max` rows; how many.
+    pub async fn sweep_expired_keys(&self, max: u64) -> Result<u64, TaskError> {
         let cutoff = platform::db::now() - IDEMPOTENCY_TTL;
-        match self.idempotency_keys().sweep(cutoff, SWEEP_LIMIT).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "expired idempotency keys swept"),
-            Err(e) => tracing::warn!(error = %e, "sweeping expired idempotency keys failed"),
+        let mut deleted = 0;
+        while deleted < max {
+            let n = self
+                .idempotency_keys()
+                .sweep(cutoff, SWEEP_BATCH.min(max - deleted))
+                .await?;
+            deleted += n;
+            if n < SWEEP_BATCH {
+                break;
+            }
         }
+        Ok(deleted)
+    }
+
+    /// Sweeps expired keys every `every`, up to `max` rows a time: `max / every` is the
+    /// most keys per second removed, far above what the write rate lets users create.
+    pub fn spawn_key_sweeper(
+        self: &Arc<Self>,
+        every: Duration,
+        max: u64,
+    ) -> tokio::task::JoinHandle<()> {
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(s) = state.upgrade() else { return };
+                match s.sweep_expired_keys(max).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "expired idempotency keys swept"),
+                    // An outage is reported by the requests it fails (one summary line per
+                    // interval); the sweep tries again next time.
+                    Err(TaskError::Database(e)) if platform::db::is_unavailable(&e) => {
+                        tracing::debug!(error = %e, "sweeping expired idempotency keys: database unavailable");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sweeping expired idempotency keys failed")
+                    }
+                }
+            }
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod idempotency;
 pub mod jwks_cache;
+pub mod limits;
 pub mod revocation_cache;
 pub mod state;
 pub mod tasks;

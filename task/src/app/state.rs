@@ -5,14 +5,14 @@ use std::sync::Arc;
 use platform::{db::Database, process::config::DbSource, process::secrets::Secrets};
 
 use crate::{
-    app::{idempotency::Sweeper, jwks_cache::JwksCache, revocation_cache::RevocationCache},
-    config::TaskConfig,
+    app::{jwks_cache::JwksCache, revocation_cache::RevocationCache},
+    config::{TaskConfig, UserLimits},
 };
 
 pub struct State {
     pub db: Database,
     pub keys: Arc<JwksCache>,
-    pub sweeper: Sweeper,
+    pub limits: UserLimits,
     pub revocation: RevocationCache,
 }
 
@@ -30,7 +30,7 @@ impl State {
         Ok(Arc::new(Self {
             db,
             keys,
-            sweeper: Sweeper::default(),
+            limits: cfg.limits.clone(),
             revocation,
         }))
     }

@@ -3,7 +3,7 @@
 
 use crate::{
     app::{State, error::TaskError},
-    domain::{self, Caller, IfMatchVersions, ListFilter, NewTask, Task, TaskPatch},
+    domain::{self, Caller, IfMatchVersions, ListFilter, NewTask, Page, Task, TaskPatch},
     storage::tasks::Tasks,
 };
 
@@ -13,17 +13,15 @@ impl State {
     }
 
     pub async fn create_task(&self, caller: Caller, new: NewTask) -> Result<Task, TaskError> {
+        self.admit_write(caller).await?;
+        self.check_quota(caller).await?;
         let task = self.tasks().create(caller, new).await?;
         tracing::debug!(task_id = task.id, user_id = caller.user_id, "task created");
         Ok(task)
     }
 
-    /// One page of the caller's tasks, newest first, and how many match in all.
-    pub async fn list_tasks(
-        &self,
-        caller: Caller,
-        filter: ListFilter,
-    ) -> Result<(Vec<Task>, u64), TaskError> {
+    /// One page of the caller's tasks, newest first, and how many match (up to a cap).
+    pub async fn list_tasks(&self, caller: Caller, filter: ListFilter) -> Result<Page, TaskError> {
         Ok(self.tasks().list(caller, filter).await?)
     }
 
@@ -49,6 +47,7 @@ impl State {
         patch: TaskPatch,
         expected: Option<IfMatchVersions>,
     ) -> Result<Task, TaskError> {
+        self.admit_write(caller).await?;
         let current = self.get_task(caller, id).await?;
         if patch.is_empty() {
             // Nothing to write: the precondition is checked against what we just read.
@@ -73,6 +72,7 @@ impl State {
         id: i64,
         expected: Option<IfMatchVersions>,
     ) -> Result<(), TaskError> {
+        self.admit_write(caller).await?;
         self.get_task(caller, id).await?;
         if self.tasks().delete(caller, id, expected.as_ref()).await? {
             Ok(())

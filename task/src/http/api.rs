@@ -9,8 +9,8 @@ use platform::{
     http::health::HealthResponse,
     http::json::Json as SerdeJson,
     status::{
-        BAD_REQUEST, BEARER, CONFLICT, FORBIDDEN, JSON_BODY, NOT_FOUND, PRECONDITION_FAILED,
-        UNAVAILABLE, UNPROCESSABLE,
+        BAD_REQUEST, BEARER, CONFLICT, FORBIDDEN, GONE, JSON_BODY, NOT_FOUND, PRECONDITION_FAILED,
+        TOO_MANY_REQUESTS, UNAVAILABLE, UNPROCESSABLE,
     },
 };
 use poem::web::Data;
@@ -23,10 +23,11 @@ use poem_openapi::{
 
 use crate::{
     app::State,
-    domain::{self, IdempotencyKey, ListFilter, NewTask, Task as DomainTask, TaskPatch},
+    domain::{self, IdempotencyKey, ListFilter, NewTask, PageStart, Task as DomainTask, TaskPatch},
     http::{
         caller::Caller,
         etag,
+        path::TaskId,
         schema::{
             CreateTaskRequest, Message, Priority, ReadyResponse, Status, Task, TaskBody, TaskList,
             TaskWithMessage, UpdateTaskRequest,
@@ -74,6 +75,19 @@ pub enum TaskFound {
 }
 
 #[derive(ApiResponse)]
+pub enum TaskListed {
+    /// A page of the caller's tasks.
+    #[oai(status = 200)]
+    Ok(
+        SerdeJson<TaskList>,
+        /// `<…>; rel="next"`: the next page (the request with `cursor` set to
+        /// `next_cursor`); absent on the last page.
+        #[oai(header = "Link")]
+        Option<String>,
+    ),
+}
+
+#[derive(ApiResponse)]
 pub enum TaskUpdated {
     /// The task as updated.
     #[oai(status = 200)]
@@ -95,7 +109,9 @@ impl TaskApi {
     /// Create a task
     ///
     /// With an `Idempotency-Key`, a retry of the same request (same key, same body) within
-    /// 24 hours answers the original response and creates nothing.
+    /// 24 hours answers the original response and creates nothing; if that task has since
+    /// been deleted, 410. A user owns at most `TASK_QUOTA_PER_USER` tasks (past it 403) and
+    /// writes at most `TASK_WRITES_PER_USER_PER_SEC` times a second (past it 429).
     #[oai(
         path = "/tasks",
         method = "post",
@@ -116,8 +132,10 @@ impl TaskApi {
             validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         idempotency_key: SentHeader,
-    ) -> Result<LowercaseHeaders<TaskCreated>, { BEARER | JSON_BODY | CONFLICT | UNPROCESSABLE }>
-    {
+    ) -> Result<
+        LowercaseHeaders<TaskCreated>,
+        { BEARER | JSON_BODY | FORBIDDEN | CONFLICT | GONE | UNPROCESSABLE | TOO_MANY_REQUESTS },
+    > {
         let key = match idempotency_key {
             SentHeader::Absent => None,
             SentHeader::Unreadable => Some(Err(IdempotencyKey::RULE)),
@@ -146,12 +164,18 @@ impl TaskApi {
     }
 
     /// List the caller's tasks, newest first
+    ///
+    /// A page costs the same however many tasks the caller has: continue with the page's
+    /// `next_cursor` (also in the `Link` header). `total` counts matches up to 1000
+    /// (`total_capped` says when there are more).
     #[oai(
         path = "/tasks",
         method = "get",
         operation_id = "listTasks",
         tag = "Tag::Tasks"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&Arc<State>>,
@@ -163,31 +187,48 @@ impl TaskApi {
         /// Page size: default 100; more than 500 counts as 500.
         #[oai(validator(minimum(value = "1")))]
         limit: Query<Option<i64>>,
-        /// Tasks to skip.
+        /// Start right after the page that answered this `next_cursor` (opaque).
+        cursor: Query<Option<String>>,
+        /// Tasks to skip, at most 10000 (deeper: `cursor`); not with `cursor`.
         #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<i64>>,
-    ) -> Result<SerdeJson<TaskList>, { BEARER | BAD_REQUEST }> {
+    ) -> Result<LowercaseHeaders<TaskListed>, { BEARER | BAD_REQUEST }> {
         // The validators have refused negative numbers; a sign that slips through is 0.
         let unsigned = |n: Option<i64>| n.map(|n| u64::try_from(n).unwrap_or(0));
         let mut invalid = platform::http::input::Invalid::default();
         let limit = invalid.check("limit", domain::parse_limit(unsigned(limit.0)));
-        let offset = invalid.check("offset", domain::parse_offset(unsigned(offset.0)));
-        let filter = invalid
-            .finish(limit.zip(offset))
+        let start = match (cursor.0.as_deref(), unsigned(offset.0)) {
+            (Some(_), Some(_)) => invalid.check("offset", Err("must not be given with `cursor`")),
+            (Some(c), None) => invalid
+                .check("cursor", domain::Cursor::parse(c))
+                .map(PageStart::After),
+            (None, n) => invalid
+                .check("offset", domain::parse_offset(n))
+                .map(PageStart::Offset),
+        };
+        let (limit, start) = invalid
+            .finish(limit.zip(start))
             .map_err(ApiError::validation)?;
         let filter = ListFilter {
             status: status.0.map(Into::into),
             priority: priority.0.map(Into::into),
-            limit: filter.0,
-            offset: filter.1,
+            limit,
+            start,
         };
-        let (page, total) = state.list_tasks(caller.0, filter).await?;
-        let tasks: Vec<Task> = page.into_iter().map(Task::from).collect();
-        Ok(SerdeJson(TaskList {
-            count: tasks.len() as u64,
-            tasks,
-            total,
-        }))
+        let page = state.list_tasks(caller.0, filter).await?;
+        let next_cursor = page.next.map(|c| c.encode());
+        let link = next_cursor.as_deref().map(|c| next_link(c, &filter));
+        let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
+        Ok(LowercaseHeaders(TaskListed::Ok(
+            SerdeJson(TaskList {
+                count: tasks.len() as u64,
+                tasks,
+                total: page.total,
+                total_capped: page.total_capped,
+                next_cursor,
+            }),
+            link,
+        )))
     }
 
     /// Get one of the caller's tasks
@@ -201,13 +242,13 @@ impl TaskApi {
         &self,
         state: Data<&Arc<State>>,
         caller: Caller,
-        id: Path<i64>,
+        id: Path<TaskId>,
         /// ETags of versions the caller has: if one is current, 304 without a body. A value
         /// that cannot be read (non-ASCII bytes) names no version.
         #[oai(name = "If-None-Match")]
         if_none_match: SentHeader,
     ) -> Result<LowercaseHeaders<TaskFound>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND }> {
-        let task = state.get_task(caller.0, id.0).await?;
+        let task = state.get_task(caller.0, id.0.get()?).await?;
         let tag = etag::of(&task);
         if etag::none_match_hits(&task, &if_none_match) {
             return Ok(LowercaseHeaders(TaskFound::NotModified(tag)));
@@ -229,7 +270,7 @@ impl TaskApi {
         &self,
         state: Data<&Arc<State>>,
         caller: Caller,
-        id: Path<i64>,
+        id: Path<TaskId>,
         body: Json<UpdateTaskRequest>,
         /// Update only if the task is still at this version (its ETag); else 412. A value
         /// that cannot be read (non-ASCII bytes) matches no version.
@@ -237,11 +278,12 @@ impl TaskApi {
         if_match: SentHeader,
     ) -> Result<
         LowercaseHeaders<TaskUpdated>,
-        { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED },
+        { BEARER | JSON_BODY | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | TOO_MANY_REQUESTS },
     > {
+        let id = id.0.get()?;
         let patch = TaskPatch::try_from(body.0).map_err(ApiError::validation)?;
-        let expected = etag::if_match(id.0, &if_match);
-        let task = state.update_task(caller.0, id.0, patch, expected).await?;
+        let expected = etag::if_match(id, &if_match);
+        let task = state.update_task(caller.0, id, patch, expected).await?;
         Ok(updated(task))
     }
 
@@ -256,15 +298,18 @@ impl TaskApi {
         &self,
         state: Data<&Arc<State>>,
         caller: Caller,
-        id: Path<i64>,
+        id: Path<TaskId>,
         /// Delete only if the task is still at this version (its ETag); else 412. A value
         /// that cannot be read (non-ASCII bytes) matches no version.
         #[oai(name = "If-Match")]
         if_match: SentHeader,
-    ) -> Result<Json<Message>, { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED }>
-    {
-        let expected = etag::if_match(id.0, &if_match);
-        state.delete_task(caller.0, id.0, expected).await?;
+    ) -> Result<
+        Json<Message>,
+        { BEARER | BAD_REQUEST | FORBIDDEN | NOT_FOUND | PRECONDITION_FAILED | TOO_MANY_REQUESTS },
+    > {
+        let id = id.0.get()?;
+        let expected = etag::if_match(id, &if_match);
+        state.delete_task(caller.0, id, expected).await?;
         Ok(Json(Message {
             message: "Task deleted successfully".into(),
         }))
@@ -302,6 +347,18 @@ impl TaskApi {
             keys: "ok".into(),
         }))
     }
+}
+
+/// The `Link` header of a page that has a next one: the same list from the next cursor.
+fn next_link(cursor: &str, filter: &ListFilter) -> String {
+    let mut query = format!("cursor={cursor}&limit={}", filter.limit);
+    if let Some(s) = filter.status {
+        query.push_str(&format!("&status={}", s.as_str()));
+    }
+    if let Some(p) = filter.priority {
+        query.push_str(&format!("&priority={}", p.as_str()));
+    }
+    format!("</tasks?{query}>; rel=\"next\"")
 }
 
 fn updated(task: DomainTask) -> LowercaseHeaders<TaskUpdated> {

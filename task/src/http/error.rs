@@ -22,6 +22,30 @@ impl From<TaskError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "This Idempotency-Key was already used with a different request body",
             ),
+            TaskError::CreatedThenDeleted(id) => ApiError::new(
+                StatusCode::GONE,
+                format!(
+                    "The task this Idempotency-Key created (id {id}) has since been deleted; \
+                     nothing was created now"
+                ),
+            ),
+            TaskError::QuotaReached(quota) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Task quota reached: a user may have at most {quota} tasks; delete some first"
+                ),
+            ),
+            TaskError::RateLimited {
+                per_sec,
+                retry_after_secs,
+            } => {
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many task writes: at most {per_sec} per second; retry shortly"),
+                );
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
             TaskError::Token(t) => ApiError::unauthorized(t.to_string()),
             TaskError::NoKeys => {
                 ApiError::unavailable("Token verification keys are unavailable; try again shortly")

@@ -5,6 +5,7 @@ pub mod api;
 pub mod caller;
 pub mod error;
 pub mod etag;
+pub mod path;
 pub mod schema;
 
 use std::sync::Arc;

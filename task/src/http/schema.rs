@@ -376,8 +376,14 @@ pub struct TaskList {
     pub tasks: Vec<Task>,
     /// Tasks on this page.
     pub count: u64,
-    /// All tasks matching the filters.
+    /// Tasks matching the filters, counted up to 1000.
     pub total: u64,
+    /// More tasks match than `total` says: it stopped counting at the cap.
+    pub total_capped: bool,
+    /// Pass as `cursor` for the next page; absent on the last page. Opaque.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl Example for TaskList {
@@ -386,6 +392,8 @@ impl Example for TaskList {
             tasks: vec![Task::example()],
             count: 1,
             total: 1,
+            total_capped: false,
+            next_cursor: None,
         }
     }
 }
@@ -467,7 +475,14 @@ mod tests {
                 assert_same_json(&TaskBody { task: t.clone() });
                 assert_same_json(&TaskWithMessage { message: message.clone(), task: t.clone() });
             }
-            assert_same_json(&TaskList { count: tasks.len() as u64, total: 7, tasks });
+            let next_cursor = (tasks.len() % 2 == 0).then(|| message.clone());
+            assert_same_json(&TaskList {
+                count: tasks.len() as u64,
+                total: 7,
+                total_capped: tasks.is_empty(),
+                next_cursor,
+                tasks,
+            });
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub response_body: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The task the request created, once done; its content leaves `response_body` when
+    /// the task is deleted.
+    pub task_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -53,21 +56,32 @@ pub struct Record {
     pub claim: Claim,
     pub request_hash: String,
     pub claimed_at: DateTime<Utc>,
-    /// The task it created, once done.
-    pub task: Option<Task>,
+    pub outcome: Outcome,
+}
+
+/// What the request that owns a key has come to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Still in progress (or abandoned).
+    Pending,
+    /// It created this task.
+    Created(Task),
+    /// It created the task with this id, since deleted: its content is no longer kept.
+    Deleted(i64),
 }
 
 impl TryFrom<Model> for Record {
     type Error = DbErr;
 
     fn try_from(m: Model) -> Result<Self, DbErr> {
-        let task = match (m.status.as_str(), m.response_body) {
-            (DONE, Some(body)) => Some(
+        let outcome = match (m.status.as_str(), m.response_body, m.task_id) {
+            (DONE, Some(body), _) => Outcome::Created(
                 serde_json::from_str::<tasks::Model>(&body)
                     .map_err(|e| DbErr::Json(e.to_string()))?
                     .try_into()?,
             ),
-            _ => None,
+            (DONE, None, Some(id)) => Outcome::Deleted(id),
+            _ => Outcome::Pending,
         };
         Ok(Self {
             claim: Claim {
@@ -76,9 +90,26 @@ impl TryFrom<Model> for Record {
             },
             request_hash: m.request_hash,
             claimed_at: m.created_at,
-            task,
+            outcome,
         })
     }
+}
+
+/// Removes the deleted task `task_id` from the responses stored for `owner`'s keys, on `c`
+/// (the transaction that deletes it). The key stays `done`, so a retry still creates
+/// nothing; it is answered that the task is gone.
+pub(crate) async fn scrub_task(
+    c: &impl ConnectionTrait,
+    owner: Caller,
+    task_id: i64,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::ResponseBody, Expr::value(Option::<String>::None))
+        .filter(Column::TaskId.eq(task_id))
+        .filter(Column::UserId.eq(owner.user_id))
+        .exec(c)
+        .await?;
+    Ok(())
 }
 
 pub struct IdempotencyKeys<'a> {
@@ -105,6 +136,7 @@ impl<'a> IdempotencyKeys<'a> {
             status: Set(IN_PROGRESS.to_owned()),
             response_body: Set(None),
             created_at: Set(claimed_at),
+            task_id: Set(None),
             ..Default::default()
         };
         let inserted = self
@@ -157,6 +189,7 @@ impl<'a> IdempotencyKeys<'a> {
             .col_expr(Column::RequestHash, Expr::value(request_hash))
             .col_expr(Column::Status, Expr::value(IN_PROGRESS))
             .col_expr(Column::ResponseBody, Expr::value(Option::<String>::None))
+            .col_expr(Column::TaskId, Expr::value(Option::<i64>::None))
             .col_expr(Column::CreatedAt, Expr::value(claimed_at))
             .filter(Column::Id.eq(previous.id))
             .filter(Column::CreatedAt.eq(previous.claimed_at));
@@ -185,6 +218,7 @@ impl<'a> IdempotencyKeys<'a> {
                 let done = Entity::update_many()
                     .col_expr(Column::Status, Expr::value(DONE))
                     .col_expr(Column::ResponseBody, Expr::value(body))
+                    .col_expr(Column::TaskId, Expr::value(task.id))
                     .filter(Column::Id.eq(claim.id))
                     .filter(Column::CreatedAt.eq(claim.claimed_at))
                     .filter(Column::Status.eq(IN_PROGRESS))

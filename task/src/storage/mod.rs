@@ -3,3 +3,4 @@
 pub mod idempotency;
 pub mod tasks;
 pub mod user_tokens;
+pub mod write_rate;

@@ -4,13 +4,17 @@
 use platform::db::Database;
 use sea_orm::{
     ActiveValue::Set,
-    Condition, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Condition, QueryFilter, QueryOrder, QuerySelect,
     entity::prelude::*,
-    sea_query::{ExprTrait, Query, QueryStatementBuilder},
+    sea_query::{ExprTrait, Order, Query, QueryStatementBuilder, SelectStatement},
 };
 
-use crate::domain::{
-    Caller, IfMatchVersions, ListFilter, NewTask, Priority, Status, Task, TaskPatch,
+use crate::{
+    domain::{
+        Caller, Cursor, IfMatchVersions, ListFilter, NewTask, Page, PageStart, Priority, Status,
+        TOTAL_CAP, Task, TaskPatch,
+    },
+    storage::idempotency,
 };
 
 /// Also (de)serialised: an idempotency key's row keeps the task it created as JSON, which the
@@ -117,6 +121,83 @@ pub(crate) async fn insert(
     .await
 }
 
+/// A row of a page with the number of matches (the column after the model's).
+struct Counted(Model, i64);
+
+impl sea_orm::FromQueryResult for Counted {
+    fn from_query_result(row: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
+        Ok(Self(model_at(row)?, row.try_get_by_index(COLUMNS)?))
+    }
+}
+
+fn matching(owner: Caller, filter: &ListFilter) -> Condition {
+    let mut cond = Condition::all().add(Column::UserId.eq(owner.user_id));
+    if let Some(s) = filter.status {
+        cond = cond.add(Column::Status.eq(s.as_str()));
+    }
+    if let Some(p) = filter.priority {
+        cond = cond.add(Column::Priority.eq(p.as_str()));
+    }
+    cond
+}
+
+/// The matches up to `cap`, counted: read in list order, so that it is the
+/// `(user_id, created_at, id)` index PostgreSQL walks, for its generic plan too (without
+/// the order, a generic plan counts by scanning the table).
+fn capped_count(matching: Condition, cap: u64) -> SelectStatement {
+    let capped = Query::select()
+        .expr(Expr::val(1))
+        .from(Entity)
+        .cond_where(matching)
+        .order_by(Column::CreatedAt, Order::Desc)
+        .order_by(Column::Id, Order::Desc)
+        .limit(cap)
+        .to_owned();
+    Query::select()
+        .expr(Expr::cust("COUNT(*)"))
+        .from_subquery(capped, "capped")
+        .to_owned()
+}
+
+/// The statement of a list page: one more row than `filter.limit` (to tell whether another
+/// page follows), each carrying the capped count as a scalar subquery (one statement; the
+/// count reads only index entries). A cursor page starts with a row comparison on the
+/// index's columns, so it costs what the first page costs however deep it is. Every
+/// variant's generic plan on PostgreSQL is the index one (tests/lists.rs), so a plan cached
+/// from a heavy user's executions serves a light user as well.
+pub fn list_query(owner: Caller, filter: &ListFilter) -> Select<Entity> {
+    let mut page = matching(owner, filter);
+    let mut offset = 0;
+    match filter.start {
+        PageStart::Offset(n) => offset = n,
+        PageStart::After(cursor) => {
+            page = page.add(
+                Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]).lt(Expr::tuple(
+                    [Expr::value(cursor.created_at), Expr::value(cursor.id)],
+                )),
+            );
+        }
+    }
+    let mut select = Entity::find()
+        .filter(page)
+        .expr_as(
+            Expr::SubQuery(
+                None,
+                Box::new(
+                    capped_count(matching(owner, filter), TOTAL_CAP + 1).into_sub_query_statement(),
+                ),
+            ),
+            "total_count",
+        )
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .limit(filter.limit + 1);
+    if offset > 0 {
+        select = select.offset(offset);
+    }
+    select
+}
+
 pub struct Tasks<'a> {
     db: &'a Database,
 }
@@ -133,62 +214,61 @@ impl<'a> Tasks<'a> {
             .try_into()
     }
 
-    /// One page of the caller's tasks matching `filter`, newest first, and the number of
-    /// all matches: one statement, the total riding on each row as a scalar subquery (counted
-    /// once, from the `(user_id, created_at, id)` index, while the page reads only its own
-    /// rows from it; `COUNT(*) OVER ()` read and sorted every match: 11k against 21k
-    /// statements/s in pgbench). Only a page past the end (no rows, so no total) costs a
-    /// second, counting statement.
-    pub async fn list(&self, owner: Caller, filter: ListFilter) -> Result<(Vec<Task>, u64), DbErr> {
-        /// A row of the page with the number of all matches (the column after the model's).
-        struct Counted(Model, i64);
-        impl sea_orm::FromQueryResult for Counted {
-            fn from_query_result(row: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
-                Ok(Self(model_at(row)?, row.try_get_by_index(COLUMNS)?))
-            }
-        }
-        let mut cond = Condition::all().add(Column::UserId.eq(owner.user_id));
-        if let Some(s) = filter.status {
-            cond = cond.add(Column::Status.eq(s.as_str()));
-        }
-        if let Some(p) = filter.priority {
-            cond = cond.add(Column::Priority.eq(p.as_str()));
-        }
-        let total = Query::select()
-            .expr(Expr::cust("COUNT(*)"))
-            .from(Entity)
-            .cond_where(cond.clone())
-            .to_owned();
-        let counted_page = Entity::find()
-            .filter(cond.clone())
-            .expr_as(
-                Expr::SubQuery(None, Box::new(total.into_sub_query_statement())),
-                "total_count",
-            )
-            .order_by_desc(Column::CreatedAt)
-            .order_by_desc(Column::Id)
-            .limit(filter.limit)
-            .offset(filter.offset)
-            .into_model::<Counted>();
-        let page = self
+    /// One page of the caller's tasks matching `filter`, newest first, with the number of
+    /// matches up to [`TOTAL_CAP`] (docs/benchmarks.md, "Lists at scale").
+    pub async fn list(&self, owner: Caller, filter: ListFilter) -> Result<Page, DbErr> {
+        let (mut rows, counted) = self
             .db
-            .run(|c| async move { counted_page.all(&c).await })
+            .run(|c| async move {
+                let rows = list_query(owner, &filter)
+                    .into_model::<Counted>()
+                    .all(&c)
+                    .await?;
+                // Only a page with no rows has no total riding on it; an empty first page
+                // is an empty list.
+                let counted = match rows.first() {
+                    Some(Counted(_, n)) => *n,
+                    None if filter.start == PageStart::Offset(0) => 0,
+                    None => {
+                        let count = capped_count(matching(owner, &filter), TOTAL_CAP + 1);
+                        match c.query_one(&count).await? {
+                            Some(row) => row.try_get_by_index::<i64>(0)?,
+                            None => 0,
+                        }
+                    }
+                };
+                Ok((rows, counted))
+            })
             .await?;
-        let total = match page.first() {
-            Some(Counted(_, total)) => u64::try_from(*total).unwrap_or_default(),
-            None if filter.offset == 0 => 0,
-            None => {
-                self.db
-                    .run(|c| async move { Entity::find().filter(cond).count(&c).await })
-                    .await?
-            }
-        };
-        Ok((
-            page.into_iter()
-                .map(|Counted(m, _)| m.try_into())
-                .collect::<Result<_, _>>()?,
-            total,
-        ))
+        let more = rows.len() as u64 > filter.limit;
+        rows.truncate(usize::try_from(filter.limit).unwrap_or(usize::MAX));
+        let tasks = rows
+            .into_iter()
+            .map(|Counted(m, _)| Task::try_from(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        let counted = u64::try_from(counted).unwrap_or_default();
+        Ok(Page {
+            next: tasks.last().filter(|_| more).map(Cursor::after),
+            total: Ord::min(counted, TOTAL_CAP),
+            total_capped: counted > TOTAL_CAP,
+            tasks,
+        })
+    }
+
+    /// The tasks `owner` has, counted up to `cap`: what a quota check needs, at a cost
+    /// bounded by the quota rather than by what the user owns.
+    pub async fn count_up_to(&self, owner: Caller, cap: u64) -> Result<u64, DbErr> {
+        let count = capped_count(Condition::all().add(Column::UserId.eq(owner.user_id)), cap);
+        let n = self
+            .db
+            .run(|c| async move {
+                match c.query_one(&count).await? {
+                    Some(row) => row.try_get_by_index::<i64>(0),
+                    None => Ok(0),
+                }
+            })
+            .await?;
+        Ok(u64::try_from(n).unwrap_or_default())
     }
 
     pub async fn find(&self, id: i64) -> Result<Option<Task>, DbErr> {
@@ -245,7 +325,8 @@ impl<'a> Tasks<'a> {
     }
 
     /// Deletes the task `id` if `owner` owns it (and, with `expected`, its version is one of
-    /// those); false when no row qualified.
+    /// those), and in the same transaction removes it from the responses stored for
+    /// idempotency keys; false when no row qualified.
     pub async fn delete(
         &self,
         owner: Caller,
@@ -258,11 +339,16 @@ impl<'a> Tasks<'a> {
         if let Some(IfMatchVersions(versions)) = expected {
             delete = delete.filter(Column::Version.is_in(versions.iter().copied()));
         }
-        let result = self
-            .db
-            .run(|c| async move { delete.exec(&c).await })
-            .await?;
-        Ok(result.rows_affected > 0)
+        self.db
+            .transaction(|txn| async move {
+                let deleted = delete.exec(&txn).await?.rows_affected > 0;
+                if deleted {
+                    idempotency::scrub_task(&txn, owner, id).await?;
+                }
+                txn.commit().await?;
+                Ok(deleted)
+            })
+            .await
     }
 }
 

@@ -263,7 +263,9 @@ fn corpus() -> Vec<Case> {
         ("%%%", 0),
         ("offset[]=1", 0),
         ("limit=99999", 200),
-        ("offset=9223372036854775807", 200),
+        ("offset=9223372036854775807", 400),
+        ("offset=10000", 200),
+        ("cursor=x", 400),
     ] {
         let c = case(
             format!("GET /tasks?{query}"),

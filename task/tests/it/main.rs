@@ -9,5 +9,6 @@ mod echo;
 mod headers;
 mod hostile;
 mod keys;
+mod lists;
 mod properties;
 mod revocation;

@@ -8,6 +8,8 @@ pub const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[
     ("AWS_REGION", "Fargate sets it"),
     ("AWS_ENDPOINT_URL", "only for a local emulator"),
     ("CORS_ALLOWED_ORIGINS", "no browser origin yet"),
+    ("TASK_QUOTA_PER_USER", "the default applies"),
+    ("TASK_WRITES_PER_USER_PER_SEC", "the default applies"),
     (
         "SSL_CERT_FILE",
         "the image sets it (flake.nix), not the manifest",

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use task::config::{KeySettings, TaskConfig};
+use task::config::{KeySettings, TaskConfig, UserLimits};
 use testkit::{
     api::Api,
     db::{Backend, TestDb},
@@ -51,10 +51,24 @@ pub fn key_settings(auth_base: &str) -> KeySettings {
 }
 
 pub async fn start_task(db: &TestDb, keys: KeySettings) -> Running {
+    start_task_limited(db, keys, unhurried()).await
+}
+
+/// The per-user bounds of tests that are not about them: the default quota, and a write
+/// rate no test reaches (tests create tasks as fast as they can), still counted.
+pub fn unhurried() -> UserLimits {
+    UserLimits {
+        writes_per_sec: 1_000_000,
+        ..UserLimits::default()
+    }
+}
+
+pub async fn start_task_limited(db: &TestDb, keys: KeySettings, limits: UserLimits) -> Running {
     let cfg = TaskConfig {
         common: testkit::config::common(db),
         jwt: JwtSettings::default(),
         keys,
+        limits,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     Running::start(listener, "/tasks/health", move |l, stop| {
@@ -81,7 +95,7 @@ impl Stack {
     /// As [`Stack::start`], with task's key settings adjusted by `tune` (e.g. a short
     /// revocation cache bound).
     pub async fn start_tuned(backend: Backend, tune: impl FnOnce(&mut KeySettings)) -> Self {
-        Self::start_tuned_both(backend, tune, |_| {}).await
+        Self::start_full(backend, tune, |_| {}, unhurried()).await
     }
 
     /// As [`Stack::start_tuned`], with auth's configuration adjusted by `tune_auth` too.
@@ -89,6 +103,20 @@ impl Stack {
         backend: Backend,
         tune: impl FnOnce(&mut KeySettings),
         tune_auth: impl FnOnce(&mut auth::config::AuthConfig),
+    ) -> Self {
+        Self::start_full(backend, tune, tune_auth, unhurried()).await
+    }
+
+    /// As [`Stack::start`], with task's per-user bounds `limits`.
+    pub async fn start_limited(backend: Backend, limits: UserLimits) -> Self {
+        Self::start_full(backend, |_| {}, |_| {}, limits).await
+    }
+
+    async fn start_full(
+        backend: Backend,
+        tune: impl FnOnce(&mut KeySettings),
+        tune_auth: impl FnOnce(&mut auth::config::AuthConfig),
+        limits: UserLimits,
     ) -> Self {
         let db = TestDb::new(backend).await;
         let key = auth::app::signing_keys::generate_pem();
@@ -98,7 +126,7 @@ impl Stack {
         let auth = start_auth_tuned(listener, auth_cfg).await;
         let mut keys = key_settings(&auth.base);
         tune(&mut keys);
-        let task = start_task(&db, keys).await;
+        let task = start_task_limited(&db, keys, limits).await;
         let api = Api::new(task.base.clone());
         Self {
             auth: Some(auth),

@@ -1,0 +1,168 @@
+//! `bench --lists`: whether a list page costs the same for a user with many tasks as for one
+//! with few. One user gets `--lists-tasks` tasks (1M by default) by SQL, another 20; then
+//! `GET /tasks?limit=20` is timed, one request at a time, the two users taking turns, on the first page and
+//! on a cursor page deep in the list (nine tenths down for the large user). The target: the
+//! large user's median and p99 within 2× of the small user's, on both pages.
+
+use std::{net::SocketAddr, time::Instant};
+
+use anyhow::{Context, bail};
+
+use crate::{bench_user, http, psql, say};
+
+/// One timed case: its name and the request latencies, sorted, in milliseconds.
+pub struct Timed {
+    pub name: String,
+    pub millis: Vec<f64>,
+}
+
+impl Timed {
+    fn quantile(&self, q: f64) -> f64 {
+        let i = ((self.millis.len() as f64 - 1.0) * q).round() as usize;
+        self.millis[i]
+    }
+
+    pub fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+
+    pub fn p99(&self) -> f64 {
+        self.quantile(0.99)
+    }
+}
+
+/// Times `GET` of each of `cases` (token, path) `requests` times, the cases taking turns
+/// request by request, so that other work on the machine weighs on each alike.
+fn time_requests(
+    task: SocketAddr,
+    cases: &[(&str, String)],
+    requests: u32,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let auths: Vec<String> = cases.iter().map(|(t, _)| format!("Bearer {t}")).collect();
+    let mut millis = vec![Vec::with_capacity(requests as usize); cases.len()];
+    // The first tenth warms the connection pool, the plan cache and the pages read.
+    let warmup = requests.div_ceil(10);
+    for round in 0..warmup + requests {
+        for (i, (_, path)) in cases.iter().enumerate() {
+            let headers = [("Authorization", auths[i].as_str())];
+            let started = Instant::now();
+            let r = http::request(task, "GET", path, &headers, None)?;
+            let took = started.elapsed().as_secs_f64() * 1000.0;
+            if r.status != 200 {
+                bail!("GET {path}: {} {}", r.status, r.body);
+            }
+            if round >= warmup {
+                millis[i].push(took);
+            }
+        }
+    }
+    for m in &mut millis {
+        m.sort_by(f64::total_cmp);
+    }
+    Ok(millis)
+}
+
+/// The cursor of the page that ends after the `depth`-th task of `user_id`'s list.
+fn cursor_at(db_url: &str, user_id: i64, depth: u64) -> anyhow::Result<String> {
+    let row = psql(
+        db_url,
+        &format!(
+            "SELECT (extract(epoch FROM created_at) * 1000000)::bigint || ' ' || id FROM tasks \
+             WHERE user_id = {user_id} ORDER BY created_at DESC, id DESC OFFSET {} LIMIT 1",
+            depth.saturating_sub(1)
+        ),
+    )?;
+    let (micros, id) = row
+        .trim()
+        .split_once(' ')
+        .with_context(|| format!("no task at depth {depth}: {row:?}"))?;
+    let cursor = task::domain::Cursor {
+        created_at: chrono::DateTime::from_timestamp_micros(micros.parse()?)
+            .context("created_at out of range")?,
+        id: id.parse()?,
+    };
+    Ok(cursor.encode())
+}
+
+/// Seeds the two users, times the four cases, and returns them (small, large alternating:
+/// first page, then deep page).
+pub fn measure(
+    db_url: &str,
+    auth: SocketAddr,
+    task: SocketAddr,
+    large_tasks: u64,
+    requests: u32,
+) -> anyhow::Result<Vec<Timed>> {
+    let small = bench_user(auth, "lists_small")?;
+    let large = bench_user(auth, "lists_large")?;
+    let started = Instant::now();
+    for (user, count) in [(&small, 20), (&large, large_tasks)] {
+        psql(
+            db_url,
+            &format!(
+                "INSERT INTO tasks (user_id, title, status, priority, created_at, updated_at) \
+                 SELECT {}, 'Task ' || g, (ARRAY['pending','in_progress','completed'])[1 + g % 3], \
+                        'medium', now() - g * interval '1 second', now() - g * interval '1 second' \
+                 FROM generate_series(1, {count}) g",
+                user.id
+            ),
+        )?;
+    }
+    psql(db_url, "VACUUM ANALYZE tasks")?;
+    say(format!(
+        "lists: {large_tasks} + 20 tasks inserted in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let mut cases = Vec::new();
+    for (page, tenths) in [("first page", None), ("cursor page 9/10 down", Some(9u64))] {
+        let mut pair = Vec::new();
+        for (user, count) in [(&small, 20), (&large, large_tasks)] {
+            let path = match tenths {
+                None => "/tasks?limit=20".to_owned(),
+                Some(t) => format!(
+                    "/tasks?limit=20&cursor={}",
+                    cursor_at(db_url, user.id, count * t / 10)?
+                ),
+            };
+            pair.push((user.token.as_str(), path));
+        }
+        let [small_ms, large_ms]: [Vec<f64>; 2] = time_requests(task, &pair, requests)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("two cases, two timings"))?;
+        cases.push(Timed {
+            name: format!("{page}, 20 tasks"),
+            millis: small_ms,
+        });
+        cases.push(Timed {
+            name: format!("{page}, {large_tasks} tasks"),
+            millis: large_ms,
+        });
+    }
+    Ok(cases)
+}
+
+/// The table for docs/benchmarks.md, and whether every large case is within 2× of its small
+/// one on median and p99.
+pub fn report(cases: &[Timed]) -> (String, bool) {
+    let mut table = String::from(
+        "| `GET /tasks?limit=20` | median ms | p99 ms | vs 20 tasks (target ≤ 2×) |\n|---|--:|--:|---|\n",
+    );
+    let mut met = true;
+    for pair in cases.chunks(2) {
+        let [small, large] = pair else { continue };
+        let (rm, rp) = (large.median() / small.median(), large.p99() / small.p99());
+        let ok = rm <= 2.0 && rp <= 2.0;
+        met &= ok;
+        table.push_str(&format!(
+            "| {} | {:.2} | {:.2} | |\n| {} | {:.2} | {:.2} | median {rm:.2}×, p99 {rp:.2}× ({}) |\n",
+            small.name,
+            small.median(),
+            small.p99(),
+            large.name,
+            large.median(),
+            large.p99(),
+            if ok { "met" } else { "not met" }
+        ));
+    }
+    (table, met)
+}
