@@ -125,11 +125,12 @@ async fn forward(
     let _ = server.set_nodelay(true);
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
+    let (up, down) = (faults.clone(), faults.clone());
     let reset_asked = tokio::select! {
         _ = async {
             tokio::join!(
-                pipe(&mut client_read, &mut server_write, faults.clone(), latency.clone()),
-                pipe(&mut server_read, &mut client_write, faults.clone(), latency),
+                pipe(&mut client_read, &mut server_write, up, latency.clone()),
+                pipe(&mut server_read, &mut client_write, down, latency),
             )
         } => false,
         changed = faults.wait_for(|f| f.resets != resets) => changed.is_ok(),

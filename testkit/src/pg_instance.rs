@@ -67,7 +67,8 @@ impl PgInstance {
             self.dir.path().display()
         );
         let log = self.dir.path().join("server.log").display().to_string();
-        let mut args = vec!["-D", &self.data(), "-w", "-l", &log, "-o", &options];
+        let data = self.data();
+        let mut args = vec!["-D", &data, "-w", "-l", &log, "-o", &options];
         args.extend_from_slice(action);
         let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
