@@ -314,7 +314,9 @@ impl Scenario {
                 let admin = instance.url("postgres");
                 sql(&admin, &format!("CREATE ROLE {role} LOGIN")).await;
                 sql(&admin, &format!("CREATE DATABASE tm OWNER {role}")).await;
-                let service_url = instance.url("tm").replacen("postgres@", &format!("{role}@"), 1);
+                let service_url = instance
+                    .url("tm")
+                    .replacen("postgres@", &format!("{role}@"), 1);
                 (None, Some(instance), "tm".to_owned(), admin, service_url)
             }
         };
@@ -352,7 +354,10 @@ impl Scenario {
             &workspace_binary("task"),
             &env(&[
                 ("DATABASE_URL", &service_url),
-                ("AUTH_SERVICE_URL", &format!("http://127.0.0.1:{}", auth_proxy.port)),
+                (
+                    "AUTH_SERVICE_URL",
+                    &format!("http://127.0.0.1:{}", auth_proxy.port),
+                ),
                 ("DB_STATEMENT_TIMEOUT_MS", &deadline),
             ]),
             task_log.reopen().expect("log file"),
@@ -421,14 +426,19 @@ impl Scenario {
         let lines = read_log(self.task_log.path());
         let rows = task_rows(&self.owner_url).await;
 
-        let count = |f: &dyn Fn(&testkit::load::Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+        let count =
+            |f: &dyn Fn(&testkit::load::Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
         let status = |o: &testkit::load::Outcome, s: u16| o.answer.as_ref().is_ok_and(|x| *x == s);
         let failed_5xx = count(&|o| o.answer.as_ref().is_ok_and(|s| *s >= 500));
         let s500 = count(&|o| status(o, 500));
         let s503 = count(&|o| status(o, 503));
         let s409 = count(&|o| status(o, 409));
-        let transport: Vec<&String> = outcomes.iter().filter_map(|o| o.answer.as_ref().err()).collect();
-        let without_retry_after = count(&|o| (status(o, 503) || status(o, 409)) && o.retry_after.is_none());
+        let transport: Vec<&String> = outcomes
+            .iter()
+            .filter_map(|o| o.answer.as_ref().err())
+            .collect();
+        let without_retry_after =
+            count(&|o| (status(o, 503) || status(o, 409)) && o.retry_after.is_none());
         let late: Vec<String> = outcomes
             .iter()
             .filter(|o| o.sent >= cleared + RECOVERY && !o.ok())
@@ -438,11 +448,7 @@ impl Scenario {
             .iter()
             .filter(|o| o.sent >= cleared + RECOVERY && o.method == "POST" && o.ok())
             .count();
-        let last_failure = outcomes
-            .iter()
-            .filter(|o| !o.ok())
-            .map(|o| o.sent)
-            .max();
+        let last_failure = outcomes.iter().filter(|o| !o.ok()).map(|o| o.sent).max();
         let warn_error: Vec<&Value> = lines
             .iter()
             .filter(|l| matches!(l["level"].as_str(), Some("WARN" | "ERROR")))
@@ -454,11 +460,15 @@ impl Scenario {
             .collect();
         let access_5xx_without_cause = lines
             .iter()
-            .filter(|l| message(l) == "request completed" && l["status"].as_u64().is_some_and(|s| s >= 500))
+            .filter(|l| {
+                message(l) == "request completed" && l["status"].as_u64().is_some_and(|s| s >= 500)
+            })
             .filter(|l| l["cause"].as_str().is_none_or(str::is_empty))
             .count();
-        let by_id: std::collections::HashMap<i64, &str> =
-            rows.iter().map(|(id, title)| (*id, title.as_str())).collect();
+        let by_id: std::collections::HashMap<i64, &str> = rows
+            .iter()
+            .map(|(id, title)| (*id, title.as_str()))
+            .collect();
         let lost: Vec<&str> = acked
             .iter()
             .filter(|a| by_id.get(&a.id) != Some(&a.key.as_str()))
@@ -468,7 +478,11 @@ impl Scenario {
         for (_, title) in &rows {
             *per_title.entry(title.as_str()).or_default() += 1;
         }
-        let doubled: Vec<&&str> = per_title.iter().filter(|(_, n)| **n > 1).map(|(t, _)| t).collect();
+        let doubled: Vec<&&str> = per_title
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(t, _)| t)
+            .collect();
 
         eprintln!(
             "FAULT {}: {} requests, {} acknowledged writes ({} after recovery); 500: {s500}, \
@@ -492,18 +506,39 @@ impl Scenario {
         self.stop().await;
 
         assert_eq!(s500, 0, "{name}: 500s");
-        assert!(transport.is_empty(), "{name}: resets or hangs: {transport:?}");
-        assert_eq!(without_retry_after, 0, "{name}: 503/409 without Retry-After");
+        assert!(
+            transport.is_empty(),
+            "{name}: resets or hangs: {transport:?}"
+        );
+        assert_eq!(
+            without_retry_after, 0,
+            "{name}: 503/409 without Retry-After"
+        );
         assert!(
             warn_error.len() <= failed_5xx + SUMMARY_LINES,
             "{name}: {} warn/error lines for {failed_5xx} failed requests: {not_access:?}",
             warn_error.len()
         );
-        assert_eq!(access_5xx_without_cause, 0, "{name}: 5xx access lines without a cause");
-        assert!(late.is_empty(), "{name}: failures {RECOVERY:?} after the fault cleared: {late:?}");
-        assert!(writes_after > 0, "{name}: no write acknowledged after recovery");
-        assert!(lost.is_empty(), "{name}: acknowledged writes missing: {lost:?}");
-        assert!(doubled.is_empty(), "{name}: keys with two tasks: {doubled:?}");
+        assert_eq!(
+            access_5xx_without_cause, 0,
+            "{name}: 5xx access lines without a cause"
+        );
+        assert!(
+            late.is_empty(),
+            "{name}: failures {RECOVERY:?} after the fault cleared: {late:?}"
+        );
+        assert!(
+            writes_after > 0,
+            "{name}: no write acknowledged after recovery"
+        );
+        assert!(
+            lost.is_empty(),
+            "{name}: acknowledged writes missing: {lost:?}"
+        );
+        assert!(
+            doubled.is_empty(),
+            "{name}: keys with two tasks: {doubled:?}"
+        );
         lines
     }
 
@@ -513,7 +548,11 @@ impl Scenario {
         drop(self._task);
         if let Some(db) = self.db.take() {
             drop(db);
-            sql(&self.admin_url, &format!("DROP ROLE IF EXISTS {}", self.role)).await;
+            sql(
+                &self.admin_url,
+                &format!("DROP ROLE IF EXISTS {}", self.role),
+            )
+            .await;
         }
         drop(self.instance.take());
     }
@@ -533,7 +572,9 @@ async fn sql(url: &str, statement: &str) {
 
 /// Every task's id and title.
 async fn task_rows(url: &str) -> Vec<(i64, String)> {
-    let conn = sea_orm::Database::connect(url).await.expect("connect to check");
+    let conn = sea_orm::Database::connect(url)
+        .await
+        .expect("connect to check");
     let rows = conn
         .query_all_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
@@ -553,22 +594,38 @@ async fn task_rows(url: &str) -> Vec<(i64, String)> {
 }
 
 fn uuid_suffix() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
 async fn fault_database_refuses_new_sessions() {
     let mut s = Scenario::start("allow_connections", Route::SharedServer).await;
-    s.admin(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", s.db_name)).await;
+    s.admin(&format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+        s.db_name
+    ))
+    .await;
     s.terminate_sessions().await;
     s.hold().await;
-    s.admin(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", s.db_name)).await;
+    s.admin(&format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        s.db_name
+    ))
+    .await;
     s.cleared();
     let lines = s.check().await;
     // The access line of a request refused at connect names the server's reason.
     assert!(
-        lines.iter().any(|l| message(l) == "request completed" && l["sqlstate"] == "55000"),
+        lines
+            .iter()
+            .any(|l| message(l) == "request completed" && l["sqlstate"] == "55000"),
         "no access line carries SQLSTATE 55000"
     );
 }
@@ -611,10 +668,12 @@ async fn fault_sessions_terminated_three_times() {
 #[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
 async fn fault_role_out_of_connection_slots() {
     let mut s = Scenario::start("connection_limit", Route::SharedServer).await;
-    s.admin(&format!("ALTER ROLE {} CONNECTION LIMIT 0", s.role)).await;
+    s.admin(&format!("ALTER ROLE {} CONNECTION LIMIT 0", s.role))
+        .await;
     s.terminate_sessions().await;
     s.hold().await;
-    s.admin(&format!("ALTER ROLE {} CONNECTION LIMIT -1", s.role)).await;
+    s.admin(&format!("ALTER ROLE {} CONNECTION LIMIT -1", s.role))
+        .await;
     s.cleared();
     s.check().await;
 }
@@ -670,9 +729,8 @@ async fn fault_auth_down() {
     let mut s = Scenario::start("auth_down", Route::SharedServer).await;
     s.auth.take();
     s.hold().await;
-    s.auth = Some(
-        ServiceProcess::start(&workspace_binary("auth"), &s.auth_env, "/auth/ready").await,
-    );
+    s.auth =
+        Some(ServiceProcess::start(&workspace_binary("auth"), &s.auth_env, "/auth/ready").await);
     s.cleared();
     s.check().await;
 }

@@ -119,7 +119,8 @@ impl Drop for PgInstance {
 /// `/usr/lib/postgresql/<version>/bin`.
 fn server_binaries() -> PathBuf {
     let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+        std::env::split_paths(&path)
+            .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
     });
     if let Some(dir) = on_path {
         return dir;
