@@ -249,7 +249,10 @@ async fn idempotency_key_replays_refuses_and_expires() {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .expect("Retry-After on a 409 for a key in progress");
-        assert!((1..=11).contains(&retry_after), "Retry-After: {retry_after}");
+        assert!(
+            (1..=11).contains(&retry_after),
+            "Retry-After: {retry_after}"
+        );
         // ... and taken over once its lease is over (its request died).
         Keys::update_many()
             .col_expr(
