@@ -604,7 +604,7 @@ fn uuid_suffix() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_database_refuses_new_sessions() {
     let mut s = Scenario::start("allow_connections", Route::SharedServer).await;
     s.admin(&format!(
@@ -631,7 +631,7 @@ async fn fault_database_refuses_new_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_pool_left_on_a_read_only_server() {
     let mut s = Scenario::start("read_only", Route::SharedServer).await;
     s.admin(&format!(
@@ -653,7 +653,7 @@ async fn fault_pool_left_on_a_read_only_server() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_sessions_terminated_three_times() {
     let mut s = Scenario::start("terminated", Route::SharedServer).await;
     for _ in 0..3 {
@@ -665,7 +665,7 @@ async fn fault_sessions_terminated_three_times() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_role_out_of_connection_slots() {
     let mut s = Scenario::start("connection_limit", Route::SharedServer).await;
     s.admin(&format!("ALTER ROLE {} CONNECTION LIMIT 0", s.role))
@@ -679,7 +679,7 @@ async fn fault_role_out_of_connection_slots() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_server_down_connections_refused_and_reset() {
     let mut s = Scenario::start("refused_reset", Route::SharedServer).await;
     s.db_proxy().refuse(true);
@@ -691,7 +691,7 @@ async fn fault_server_down_connections_refused_and_reset() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_partition_nothing_answers() {
     let mut s = Scenario::start("partition", Route::SharedServer).await;
     s.db_proxy().partition(true);
@@ -702,7 +702,7 @@ async fn fault_partition_nothing_answers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_latency_to_the_database() {
     let mut s = Scenario::start("latency", Route::SharedServer).await;
     // Under the deadline per round trip, past it for an operation of several.
@@ -714,7 +714,7 @@ async fn fault_latency_to_the_database() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_database_server_restarted() {
     let s = Scenario::start("restart", Route::OwnInstance).await;
     s.instance.as_ref().expect("own instance").restart();
@@ -724,7 +724,7 @@ async fn fault_database_server_restarted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_auth_down() {
     let mut s = Scenario::start("auth_down", Route::SharedServer).await;
     s.auth.take();
@@ -736,7 +736,7 @@ async fn fault_auth_down() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all`"]
+#[ignore = "needs PostgreSQL (TEST_DATABASE_URL): run with `--run-ignored all` (cargo nextest) or `-- --include-ignored` (cargo test)"]
 async fn fault_auth_slow() {
     let mut s = Scenario::start("auth_slow", Route::SharedServer).await;
     s.auth_proxy.latency(Duration::from_secs(3));
