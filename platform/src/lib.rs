@@ -16,4 +16,4 @@ pub mod db;
 pub mod http;
 pub mod process;
 
-pub use http::error::{ApiError, ErrorBody, Errors, FieldError, status};
+pub use http::error::{ApiError, Cause, ErrorBody, Errors, FieldError, status};

@@ -4,9 +4,12 @@
 pub mod api;
 pub mod config;
 pub mod db;
+pub mod fault_proxy;
 pub mod inproc;
 pub mod json;
+pub mod load;
 pub mod moto;
+pub mod pg_instance;
 pub mod process;
 pub mod raw;
 pub mod schema;

@@ -22,16 +22,15 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Token(t) => token_rejected(t),
             AuthError::Database(e) if db::is_unavailable(&e) => {
-                platform::db::outage::DATABASE.record(&e);
+                let cause = db::classify::cause(&e);
+                platform::db::outage::DATABASE.record(&cause);
                 ApiError::unavailable("The database is unavailable; try again shortly")
+                    .with_cause(cause)
             }
-            AuthError::Database(e) => {
-                tracing::error!(error = %e, "database error");
-                ApiError::internal()
-            }
+            // A bug: its cause goes on the request's access line, once.
+            AuthError::Database(e) => ApiError::internal().with_cause(db::classify::cause(&e)),
             AuthError::Internal(msg) => {
-                tracing::error!(error = %msg, "internal error");
-                ApiError::internal()
+                ApiError::internal().with_cause(platform::Cause::new("internal", None, &msg))
             }
         }
     }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr, sqlx};
 
+use crate::http::error::Cause;
+
 pub(super) fn sqlx_error(e: &DbErr) -> Option<&sqlx::Error> {
     match e {
         DbErr::Conn(RuntimeErr::SqlxError(s))
@@ -58,13 +60,19 @@ pub fn is_deadline_exceeded(e: &DbErr) -> bool {
     }
 }
 
-/// The database is unreachable, overloaded or too slow, as opposed to a bug in a query.
+/// The database is unreachable, overloaded, too slow, or refusing writes, as opposed to a
+/// bug in a query.
+///
+/// Where the error happened counts before what it says: any failure to get a session
+/// (opening or authenticating one, waiting for one) is the database being unavailable,
+/// whatever its SQLSTATE. A server refuses new sessions with codes that mean a bug when a
+/// statement gets them (55000 for a database that does not allow connections, say).
 pub fn is_unavailable(e: &DbErr) -> bool {
     if is_deadline_exceeded(e) {
         return true;
     }
     match e {
-        DbErr::ConnectionAcquire(_) => true,
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         _ => match sqlx_error(e) {
             Some(
                 sqlx::Error::Io(_)
@@ -74,18 +82,75 @@ pub fn is_unavailable(e: &DbErr) -> bool {
                 | sqlx::Error::WorkerCrashed,
             ) => true,
             Some(sqlx::Error::Database(d)) => d.code().is_some_and(|c| unavailable_sqlstate(&c)),
-            _ => matches!(e, DbErr::Conn(_)),
+            _ => false,
         },
+    }
+}
+
+/// Whether the failure says the database cannot be reached (the circuit opens), rather than
+/// that it is slow (a deadline), that one session ended, or that it answers read-only: in
+/// those it still serves what it can, and failing fast would refuse that too.
+pub fn opens_circuit(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        _ => {
+            is_unavailable(e)
+                && !is_deadline_exceeded(e)
+                && !is_session_terminated(e)
+                && !is_session_discarded(e)
+        }
     }
 }
 
 /// SQLSTATEs that say the database (or this session with it) is gone or refusing, not that a
 /// statement was wrong: connection, authorization, missing database, resources, operator
-/// shutdown.
+/// shutdown, and a server that is read-only (25006, read_only_sql_transaction: a standby,
+/// or a primary demoted by a failover).
 pub(super) fn unavailable_sqlstate(code: &str) -> bool {
-    ["08", "28", "3D", "53", "57P"]
-        .iter()
-        .any(|class| code.starts_with(class))
+    code == READ_ONLY
+        || ["08", "28", "3D", "53", "57P"]
+            .iter()
+            .any(|class| code.starts_with(class))
+}
+
+/// read_only_sql_transaction.
+const READ_ONLY: &str = "25006";
+
+/// A statement refused with these leaves a session that must not be used again: 25006, it
+/// is on a read-only server (after a failover the name points at a writer again, and only a
+/// new session reaches it); 57P03, the server is starting or stopping.
+pub(super) fn discards_session(code: &str) -> bool {
+    code == READ_ONLY || code == "57P03"
+}
+
+/// A statement refused as [`discards_session`] says.
+pub(super) fn is_session_discarded(e: &DbErr) -> bool {
+    sqlstate(e).is_some_and(|code| discards_session(&code))
+}
+
+fn sqlstate(e: &DbErr) -> Option<String> {
+    match sqlx_error(e) {
+        Some(sqlx::Error::Database(d)) => d.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// What a failed database call says about itself, for the access line of the request it
+/// failed: its kind, its SQLSTATE, and the driver's message without the values it may quote.
+pub fn cause(e: &DbErr) -> Cause {
+    let kind = if is_deadline_exceeded(e) {
+        "db_deadline"
+    } else if is_unavailable(e) {
+        "db_unavailable"
+    } else {
+        "db_error"
+    };
+    let message = match sqlx_error(e) {
+        Some(sqlx::Error::Database(d)) => d.message().to_owned(),
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    };
+    Cause::new(kind, sqlstate(e), &message)
 }
 
 pub fn is_unique_violation(e: &DbErr) -> bool {
@@ -94,4 +159,122 @@ pub fn is_unique_violation(e: &DbErr) -> bool {
 
 pub fn is_foreign_key_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server error with `code`, as sqlx reports it.
+    #[derive(Debug)]
+    struct ServerError(&'static str);
+
+    impl std::fmt::Display for ServerError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "server says {}", self.0)
+        }
+    }
+
+    impl std::error::Error for ServerError {}
+
+    impl sqlx::error::DatabaseError for ServerError {
+        fn message(&self) -> &str {
+            "invalid input syntax for type integer: \"secret-value\""
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn server(code: &'static str) -> Arc<sqlx::Error> {
+        Arc::new(sqlx::Error::Database(Box::new(ServerError(code))))
+    }
+
+    /// Where it happened: getting a session, or a statement on one.
+    fn at_connect(code: &'static str) -> DbErr {
+        DbErr::Conn(RuntimeErr::SqlxError(server(code)))
+    }
+
+    fn in_statement(code: &'static str) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(server(code)))
+    }
+
+    #[test]
+    fn any_failure_to_get_a_session_is_unavailable_whatever_its_code() {
+        // A database not accepting connections, a bad parameter, a missing role or database,
+        // out of slots, starting up: all refusals at connect.
+        for code in [
+            "55000", "22023", "28000", "3D000", "53300", "57P03", "XX000",
+        ] {
+            assert!(is_unavailable(&at_connect(code)), "{code}");
+            assert!(opens_circuit(&at_connect(code)), "{code}");
+        }
+        let io = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(
+            std::io::ErrorKind::ConnectionRefused.into(),
+        ))));
+        assert!(is_unavailable(&io) && opens_circuit(&io));
+        let waited = DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout);
+        assert!(is_unavailable(&waited) && opens_circuit(&waited));
+    }
+
+    #[test]
+    fn a_statement_refused_by_a_read_only_or_starting_server_is_unavailable_and_discards_its_session()
+     {
+        for code in ["25006", "57P03"] {
+            assert!(is_unavailable(&in_statement(code)), "{code}");
+            assert!(discards_session(code), "{code}");
+            // The server answers: reads may go on, so no failing fast.
+            assert!(!opens_circuit(&in_statement(code)), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_terminated_session_is_unavailable_but_does_not_open_the_circuit() {
+        for code in ["57P01", "57P02"] {
+            assert!(is_unavailable(&in_statement(code)), "{code}");
+            assert!(!opens_circuit(&in_statement(code)), "{code}");
+            assert!(!discards_session(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_statement_that_is_wrong_is_a_bug() {
+        for code in ["55000", "22P02", "42P01", "23502"] {
+            assert!(!is_unavailable(&in_statement(code)), "{code}");
+            assert_eq!(cause(&in_statement(code)).kind, "db_error");
+        }
+    }
+
+    #[test]
+    fn a_deadline_is_unavailable_without_opening_the_circuit() {
+        let cancelled = in_statement("57014");
+        assert!(is_unavailable(&cancelled) && !opens_circuit(&cancelled));
+        assert!(is_unavailable(&no_answer_in_time()) && !opens_circuit(&no_answer_in_time()));
+        assert_eq!(cause(&cancelled).kind, "db_deadline");
+    }
+
+    #[test]
+    fn a_cause_carries_the_sqlstate_and_no_quoted_value() {
+        let c = cause(&at_connect("55000"));
+        assert_eq!(c.kind, "db_unavailable");
+        assert_eq!(c.sqlstate.as_deref(), Some("55000"));
+        assert!(!c.message.contains("secret-value"), "{}", c.message);
+        assert!(
+            c.message.starts_with("invalid input syntax"),
+            "{}",
+            c.message
+        );
+    }
 }

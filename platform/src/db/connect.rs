@@ -1,7 +1,13 @@
 //! Opening the database: the URL (from a Secrets Manager secret if configured), a first
 //! probe that explains a refused or unreachable server, the pool, and migrations.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use sea_orm::{
     ConnAcquireErr, ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
@@ -184,6 +190,31 @@ pub(super) async fn probe_server(url: &str) -> Result<(), DbError> {
     }
 }
 
+/// How long after a statement was refused as read-only (or by a server starting or stopping)
+/// a session given back to sqlx's pool is checked first: past the few seconds a failover
+/// takes, so that every session opened on the read-only server has been seen.
+const CHECK_READ_ONLY_FOR: Duration = Duration::from_secs(60);
+
+/// When a statement was last refused as read-only, as milliseconds since [`epoch`] (0:
+/// never). Process-wide: the check it enables is cheap and harmless for any pool.
+static READ_ONLY_SEEN_AT: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Notes that a statement was refused as read-only (or by a server starting or stopping).
+pub(super) fn read_only_seen() {
+    let at = epoch().elapsed().as_millis() as u64;
+    READ_ONLY_SEEN_AT.store(at.max(1), Ordering::Relaxed);
+}
+
+fn read_only_seen_lately() -> bool {
+    let at = READ_ONLY_SEEN_AT.load(Ordering::Relaxed);
+    at != 0 && epoch().elapsed().as_millis() as u64 <= at + CHECK_READ_ONLY_FOR.as_millis() as u64
+}
+
 /// `statement_timeout`: the deadline of one statement (`None` for migrations, which may
 /// legitimately wait for another instance's, or take long on a big table).
 pub(super) fn pool_options(
@@ -200,6 +231,23 @@ pub(super) fn pool_options(
         // another connection or process, and the busy timeout bounds that wait.
         opts.map_sqlx_sqlite_opts(move |o| o.busy_timeout(timeout));
     }
+    // Sessions on a read-only server must not be reused once a writer answers again. Those
+    // parked are closed where the refusal is seen (crate::db::parked); those that sea-orm's
+    // transactions took from sqlx's pool come back through here.
+    opts.map_sqlx_postgres_pool_opts(|o| {
+        o.after_release(|conn, _meta| {
+            Box::pin(async move {
+                if !read_only_seen_lately() {
+                    return Ok(true);
+                }
+                let read_only: String =
+                    sqlx::query_scalar("SELECT current_setting('transaction_read_only')")
+                        .fetch_one(conn)
+                        .await?;
+                Ok(read_only != "on")
+            })
+        })
+    });
     opts.max_connections(max)
         .min_connections(0)
         .connect_timeout(ACQUIRE_TIMEOUT)

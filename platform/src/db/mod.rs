@@ -41,14 +41,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::{ConnAcquireErr, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, TransactionTrait};
 
 use crate::process::{
     config::{DatabaseSettings, MigrationMode},
     secrets::Secrets,
 };
 use circuit::{Admit, Circuit};
-use classify::no_answer_in_time;
+use classify::{is_session_discarded, no_answer_in_time, opens_circuit};
 use connect::{migrate, open_pool, pool_options, probe_server, resolve_url, verify};
 use generation::Pools;
 
@@ -183,7 +183,7 @@ impl Database {
         }
     }
 
-    /// Runs `op` on one connection, or fails at once with [`ConnAcquireErr::Timeout`] (which
+    /// Runs `op` on one connection, or fails at once with a [`DbErr::Conn`] (which
     /// [`is_unavailable`]) while the database is known to be unreachable. `op` runs once: what
     /// is retried is a statement the server never ran ([`Conn`]), and getting the connection.
     pub async fn run<'a, T, F, Fut>(&'a self, op: F) -> Result<T, DbErr>
@@ -217,7 +217,11 @@ impl Database {
     }
 
     async fn guarded<T>(&self, op: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
-        let refused = || Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        let refused = || {
+            Err(DbErr::Conn(RuntimeErr::Internal(
+                "the database was unreachable a moment ago: failing fast until it answers".into(),
+            )))
+        };
         match self.circuit.admit(Instant::now()) {
             Admit::Go => {}
             // A ping bounds the trial's wait by PING_TIMEOUT, not the acquire timeout.
@@ -228,14 +232,19 @@ impl Database {
         }
         // Dropping the operation at the deadline drops its connection mid-statement, which
         // sqlx then tests (and closes if need be) instead of handing it out again.
-        let deadline = self.pools.settings.statement_timeout + CLIENT_MARGIN;
+        let deadline = self.operation_deadline();
         let result = match tokio::time::timeout(deadline, op).await {
             Ok(result) => result,
             Err(_elapsed) => Err(no_answer_in_time()),
         };
+        if matches!(&result, Err(e) if is_session_discarded(e)) {
+            connect::read_only_seen();
+        }
         match &result {
             Err(e) if is_deadline_exceeded(e) => self.note_miss(Instant::now()),
-            Err(e) if is_unavailable(e) => self.circuit.record(false, Instant::now()),
+            Err(e) if opens_circuit(e) => self.circuit.record(false, Instant::now()),
+            // A session ended, a read-only server: it answers, so the circuit stays as it is.
+            Err(e) if is_unavailable(e) => {}
             _ => self.circuit.record(true, Instant::now()),
         }
         result
@@ -294,6 +303,12 @@ impl Database {
         self.circuit
             .record(outcome == Readiness::Ready, Instant::now());
         outcome
+    }
+
+    /// The longest one operation ([`Database::run`], [`Database::transaction`]) waits for the
+    /// database before it fails: the statement deadline plus [`CLIENT_MARGIN`].
+    pub fn operation_deadline(&self) -> Duration {
+        self.pools.settings.statement_timeout + CLIENT_MARGIN
     }
 
     /// PostgreSQL connections parked between operations ([`crate::db::parked`]); 0 on SQLite.

@@ -1,10 +1,10 @@
 //! A failure repeated across requests, logged once per interval with a count.
 //!
-//! In an outage every request fails the same way; a line (or three) per request wrote
-//! ~130 MB in a 40 s database lock under load. The access line already records each request,
-//! so the cause is logged once when it starts (with the error), then as one summary per
-//! [`INTERVAL`] while it goes on: "database unavailable: 12345 requests failed in the last
-//! 10 s". An outage of any length writes one line per request plus one per interval.
+//! In an outage every request fails the same way. Each request's access line carries its
+//! cause; this adds the outage's course: one line when it starts (with the first cause),
+//! then one summary per [`INTERVAL`] while it goes on: "database unavailable: 12345 requests
+//! failed in the last 10 s". An outage of any length writes one line per request plus one
+//! per interval.
 
 use std::{
     sync::{
@@ -41,7 +41,7 @@ impl Repeated {
 
     /// Notes one failed request. The first of an outage is logged with its cause; later ones
     /// are counted into the next summary.
-    pub fn record(&'static self, cause: &dyn std::fmt::Display) {
+    pub fn record(&'static self, cause: &crate::http::error::Cause) {
         let mut ongoing = self.ongoing.lock().unwrap_or_else(|p| p.into_inner());
         if *ongoing {
             self.count.fetch_add(1, Ordering::Relaxed);
@@ -49,12 +49,20 @@ impl Repeated {
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // No runtime to summarise on (not in a service): a line each.
-            tracing::warn!(error = %cause, "{}", self.what);
+            tracing::warn!(
+                kind = cause.kind,
+                sqlstate = cause.sqlstate.as_deref(),
+                cause = cause.message.as_str(),
+                "{}",
+                self.what
+            );
             return;
         };
         *ongoing = true;
         tracing::warn!(
-            error = %cause,
+            kind = cause.kind,
+            sqlstate = cause.sqlstate.as_deref(),
+            cause = cause.message.as_str(),
             "{}; further failures are summarised every {} s",
             self.what,
             INTERVAL.as_secs()

@@ -15,6 +15,8 @@
 //! - a connection whose statement did not finish (an I/O or protocol error, or a request
 //!   cancelled mid-statement) is never parked: it is dropped, so sqlx tests it and closes it
 //!   if it is broken;
+//! - a connection on a server that refused a statement as read-only or starting up
+//!   ([`super::classify::discards_session`]) is closed: sqlx's test would pass it;
 //! - a connection parked longer than [`PARKED_AT_MOST`] is handed back to sqlx instead of
 //!   used (sqlx then pings it before its next use), as is one held longer than
 //!   [`HELD_AT_MOST`], so sqlx's idle timeout and maximum lifetime still apply.
@@ -35,6 +37,8 @@ use sea_orm::{
 };
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::classify::{discards_session, unavailable_sqlstate};
 
 /// A parked connection idle this long goes back to sqlx, which pings it before reuse.
 pub const PARKED_AT_MOST: Duration = Duration::from_secs(10);
@@ -214,9 +218,25 @@ impl Session {
         let usable = match &result {
             Ok(_) | Err(sqlx::Error::RowNotFound) => true,
             // Except those that say the session or the database is gone or refusing.
-            Err(sqlx::Error::Database(d)) => !d
-                .code()
-                .is_some_and(|c| super::classify::unavailable_sqlstate(&c)),
+            Err(sqlx::Error::Database(d)) => {
+                let code = d.code();
+                if code.as_deref().is_some_and(discards_session) {
+                    // Not even back to sqlx, whose test it would pass: closed.
+                    conn.close_on_drop();
+                } else if code
+                    .as_deref()
+                    .is_some_and(|c| matches!(c, "57P01" | "57P02"))
+                {
+                    // Ended by the server: sqlx's test could only fail (and log that it did).
+                    conn.close_on_drop();
+                }
+                !code.is_some_and(|c| unavailable_sqlstate(&c))
+            }
+            Err(sqlx::Error::Io(_)) => {
+                // The socket failed: nothing left to test.
+                conn.close_on_drop();
+                false
+            }
             Err(_) => false,
         };
         self.clean = was_clean && usable;

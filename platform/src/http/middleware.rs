@@ -22,7 +22,7 @@ pub use crate::http::client_addr::client_ip;
 use crate::{
     http::{
         deadlines::{RequestContext, Stage},
-        error::{ApiError, envelope_for},
+        error::{ApiError, Cause, envelope_for},
     },
     process::metrics,
     process::telemetry,
@@ -103,14 +103,34 @@ async fn handle<E: Endpoint>(
 
     let status = resp.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // The one line of a request, failed ones included: why it failed rides on it.
+    let cause = resp.extensions_mut().remove::<Cause>();
+    let (kind, sqlstate, cause) = match &cause {
+        Some(c) => (
+            Some(c.kind),
+            c.sqlstate.as_deref(),
+            Some(c.message.as_str()),
+        ),
+        None => (None, None, None),
+    };
     // Load-balancer health checks arrive every few seconds per target: keep them out of the
     // info-level access log.
     if path.ends_with("/health") {
         tracing::debug!(status, latency_ms, "request completed");
+    } else if status == 503 {
+        // A dependency's outage, not a bug; its course is summarised by crate::db::outage.
+        tracing::warn!(status, latency_ms, %method, kind, sqlstate, cause, "request completed");
     } else if status >= 500 {
-        tracing::error!(status, latency_ms, %method, "request completed");
+        tracing::error!(status, latency_ms, %method, kind, sqlstate, cause, "request completed");
     } else {
-        tracing::info!(status, latency_ms, "request completed");
+        tracing::info!(
+            status,
+            latency_ms,
+            kind,
+            sqlstate,
+            cause,
+            "request completed"
+        );
     }
     recorder.record(status, latency_ms);
     resp
@@ -125,13 +145,19 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
     let mut resp = match ep.call(req).await {
         Ok(resp) => envelope_non_json(resp.into_response()),
         Err(err) => {
-            // A 503 is a dependency's outage, summarised by [`crate::db::outage`]: a line per
-            // request here would flood the log for as long as it lasts.
-            let status = err.status();
-            if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
-                tracing::error!(error = %err, "request failed");
+            let mut api = envelope_for(&err);
+            // Logged once, on the access line; a server error without a cause of its own is
+            // described by what the framework says.
+            let cause = api.cause.take().map(|c| *c).or_else(|| {
+                err.status()
+                    .is_server_error()
+                    .then(|| Cause::new("internal", None, &err.to_string()))
+            });
+            let mut resp = api.into_response();
+            if let Some(cause) = cause {
+                resp.extensions_mut().insert(cause);
             }
-            envelope_for(&err).into_response()
+            resp
         }
     };
     if let Some(hint) = paste_hint
@@ -149,11 +175,14 @@ async fn call<E: Endpoint>(ep: &E, mut req: Request) -> Response {
 /// A handler's panic, caught by poem's `CatchPanic`: the panic hook (telemetry) logged where;
 /// the client learns nothing of it.
 fn panic_response(panic: Box<dyn Any + Send>) -> Response {
-    tracing::error!(
-        panic = telemetry::panic_message(panic.as_ref()),
-        "handler panicked"
+    let message = format!(
+        "handler panicked: {}",
+        telemetry::panic_message(panic.as_ref())
     );
-    ApiError::internal().into_response()
+    let mut resp = ApiError::internal().into_response();
+    resp.extensions_mut()
+        .insert(Cause::new("panic", None, &message));
+    resp
 }
 
 /// The two ways a token is usually pasted wrong (into Swagger UI's Authorize dialog, or a

@@ -28,8 +28,15 @@ pub struct Guard {
 /// Installs the global subscriber. Safe to call more than once (tests start many services
 /// in one process): later calls are no-ops and return an empty guard.
 pub fn init(format: LogFormat, default_filter: &str) -> Guard {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // sqlx's pool warns for every pooled connection a failover or restart ended (its test of
+    // a returned connection fails): lines about no request, that the requests' own access
+    // lines and the outage summary already explain. Shown when RUST_LOG names sqlx.
+    let names_sqlx = std::env::var("RUST_LOG").is_ok_and(|f| f.contains("sqlx"));
+    if !names_sqlx && let Ok(quiet) = "sqlx_core::pool=error".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let registry = tracing_subscriber::registry().with(filter);
     let is_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let (writer, log_guard) = NonBlockingBuilder::default()

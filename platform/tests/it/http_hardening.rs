@@ -405,19 +405,19 @@ async fn a_panicking_handler_answers_500_in_the_envelope_logs_and_counts_it() {
     assert_eq!(resp.headers()["x-request-id"], "req-panic-1");
     let lines = logs.lines();
     let of_request = |l: &&Value| l["span"]["request_id"] == "req-panic-1";
+    // One line: the access line, an error, carrying the panic as its cause.
+    let of_this: Vec<&Value> = lines.iter().filter(of_request).collect();
+    assert_eq!(of_this.len(), 1, "{lines:#?}");
+    let access = of_this[0];
+    assert_eq!(access["message"], "request completed", "{access}");
+    assert_eq!(access["level"], "ERROR", "{access}");
+    assert_eq!(access["status"], 500, "{access}");
+    assert_eq!(access["kind"], "panic", "{access}");
     assert!(
-        lines
-            .iter()
-            .filter(of_request)
-            .any(|l| l["level"] == "ERROR" && l["message"] == "handler panicked"),
-        "{lines:#?}"
-    );
-    assert!(
-        lines
-            .iter()
-            .filter(of_request)
-            .any(|l| l["message"] == "request completed" && l["status"] == 500),
-        "{lines:#?}"
+        access["cause"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("handler panicked")),
+        "{access}"
     );
     let metrics: Vec<Value> = platform::process::metrics::captured()
         .into_iter()

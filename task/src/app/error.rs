@@ -13,9 +13,10 @@ pub enum TaskError {
     /// `If-Match` named a version that is not the task's current one.
     #[error("task {0} is not at the expected version")]
     VersionMismatch(i64),
-    /// A request with the same idempotency key is still being processed.
+    /// A request with the same idempotency key is still being processed; its claim lapses
+    /// within `retry_after` seconds.
     #[error("idempotency key in use by a request in progress")]
-    KeyInProgress,
+    KeyInProgress { retry_after: u64 },
     /// The idempotency key was used before with another request body.
     #[error("idempotency key reused with another request")]
     KeyReused,

@@ -2,6 +2,13 @@
 //! and remembers it; a retry with the same key and body within 24 h gets that task back and
 //! creates nothing; the same key with another body is refused, and so is a duplicate that
 //! arrives while the first is still being processed.
+//!
+//! A claim is a lease: an attempt that failed gives its key up at once, and when even that
+//! fails (the database it could not reach refuses the release too), the claim lapses after
+//! [`State::claim_lease`], the longest an attempt can take. Until then a retry is 409 with
+//! `Retry-After` saying when the lease ends; after it, the retry takes the key over. An
+//! attempt whose lease was taken over cannot complete (its claim no longer matches), so a
+//! key never makes two tasks.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,10 +20,6 @@ use crate::{
     domain::{Caller, IDEMPOTENCY_TTL, IdempotencyKey, NewTask, Task},
     storage::idempotency::{Claim, IdempotencyKeys, Outcome},
 };
-
-/// A claim still `in_progress` after this long belongs to a request that died (a crash, a
-/// lost connection to the database): another request with the key may take it over.
-const ABANDONED_AFTER: TimeDelta = TimeDelta::seconds(60);
 
 /// Expired keys are deleted this many per statement, so that no statement holds locks on
 /// more rows than that.
@@ -40,6 +43,14 @@ impl Created {
 impl State {
     fn idempotency_keys(&self) -> IdempotencyKeys<'_> {
         IdempotencyKeys::new(&self.db)
+    }
+
+    /// How long a claim holds its key: the two database operations of an attempt (the claim,
+    /// then the task and the key's response in one transaction), each bounded by its
+    /// deadline. A claim `in_progress` for longer belongs to an attempt that failed or died
+    /// (a crash, a lost connection) without releasing it.
+    fn claim_lease(&self) -> TimeDelta {
+        TimeDelta::from_std(2 * self.db.operation_deadline()).unwrap_or(TimeDelta::seconds(60))
     }
 
     /// Creates `new` once per `key`: `request` is the request in a canonical form, whose
@@ -80,16 +91,19 @@ impl State {
                     Outcome::Deleted(id) => return Err(TaskError::CreatedThenDeleted(id)),
                     Outcome::Pending => {}
                 }
-                if age < ABANDONED_AFTER {
-                    return Err(TaskError::KeyInProgress);
+                let lease = self.claim_lease();
+                if age < lease {
+                    return Err(TaskError::KeyInProgress {
+                        retry_after: whole_seconds(lease - age),
+                    });
                 }
             }
-            // Expired, or abandoned while in progress: ours if nobody beats us to it.
+            // Expired, or its lease over while in progress: ours if nobody beats us to it.
             if let Some(claim) = keys.take_over(found.claim, &hash).await? {
                 return self.create_claimed(claim, caller, new).await;
             }
         }
-        Err(TaskError::KeyInProgress)
+        Err(TaskError::KeyInProgress { retry_after: 1 })
     }
 
     async fn create_claimed(
@@ -111,8 +125,8 @@ impl State {
                 tracing::info!(task_id = task.id, user_id = caller.user_id, "task created");
                 Ok(Created::New(task))
             }
-            // Taken over after we were presumed dead: the other request answers for the key.
-            Ok(None) => Err(TaskError::KeyInProgress),
+            // Taken over after our lease ended: the other request answers for the key.
+            Ok(None) => Err(TaskError::KeyInProgress { retry_after: 1 }),
             Err(e) => {
                 // While the database is unavailable the release fails for the same cause,
                 // which the outage summary already counts: one line per request, not two.
@@ -170,6 +184,12 @@ impl State {
             }
         })
     }
+}
+
+/// `d` rounded up to whole seconds, at least one (a `Retry-After`).
+fn whole_seconds(d: TimeDelta) -> u64 {
+    let ms = d.num_milliseconds().max(1) as u64;
+    ms.div_ceil(1000)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -15,9 +15,14 @@ impl From<TaskError> for ApiError {
                 StatusCode::PRECONDITION_FAILED,
                 format!("Task with id {id} has changed: If-Match does not name its current ETag"),
             ),
-            TaskError::KeyInProgress => ApiError::conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly",
-            ),
+            TaskError::KeyInProgress { retry_after } => {
+                let mut e = ApiError::conflict(
+                    "A request with this Idempotency-Key is still being processed; retry after \
+                     Retry-After seconds",
+                );
+                e.retry_after = Some(retry_after);
+                e
+            }
             TaskError::KeyReused => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "This Idempotency-Key was already used with a different request body",
@@ -49,6 +54,11 @@ impl From<TaskError> for ApiError {
             TaskError::Token(t) => ApiError::unauthorized(t.to_string()),
             TaskError::NoKeys => {
                 ApiError::unavailable("Token verification keys are unavailable; try again shortly")
+                    .with_cause(platform::Cause::new(
+                        "no_keys",
+                        None,
+                        "no token verification keys: the auth service's key set was never fetched",
+                    ))
             }
             // The token names a user deleted since the cached revocation state was read: the
             // account's deletion ended it.
@@ -56,13 +66,13 @@ impl From<TaskError> for ApiError {
                 ApiError::unauthorized(TokenError::Revoked.to_string())
             }
             TaskError::Database(e) if db::is_unavailable(&e) => {
-                platform::db::outage::DATABASE.record(&e);
+                let cause = db::classify::cause(&e);
+                platform::db::outage::DATABASE.record(&cause);
                 ApiError::unavailable("The database is unavailable; try again shortly")
+                    .with_cause(cause)
             }
-            TaskError::Database(e) => {
-                tracing::error!(error = %e, "database error");
-                ApiError::internal()
-            }
+            // A bug: its cause goes on the request's access line, once.
+            TaskError::Database(e) => ApiError::internal().with_cause(db::classify::cause(&e)),
         }
     }
 }

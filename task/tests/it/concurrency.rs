@@ -245,10 +245,21 @@ async fn idempotency_key_replays_refuses_and_expires() {
             .exec(&conn)
             .await
             .unwrap();
-        let (status, _, busy) = create("k-1".into(), body.clone(), auth.clone()).await;
+        let (status, busy_headers, busy) = create("k-1".into(), body.clone(), auth.clone()).await;
         assert_eq!(status, 409, "{busy}");
         assert_envelope(&busy, "Conflict");
-        // ... and taken over once abandoned (its request died).
+        // ... saying when the claim's lease ends: within twice the deadline plus the margin
+        // (the default deadline here: 5 s) ...
+        let retry_after: u64 = busy_headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After on a 409 for a key in progress");
+        assert!(
+            (1..=11).contains(&retry_after),
+            "Retry-After: {retry_after}"
+        );
+        // ... and taken over once its lease is over (its request died).
         Keys::update_many()
             .col_expr(
                 KeyColumn::CreatedAt,
