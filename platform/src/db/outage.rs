@@ -1,7 +1,7 @@
 //! A failure repeated across requests, logged once per interval with a count.
 //!
-//! In an outage every request fails the same way; a line (or three) per request wrote
-//! ~130 MB in a 40 s database lock under load. The access line already records each request,
+//! In an outage every request fails the same way; a line (or three) per request fills the
+//! disk under load (docs/benchmarks.md, "Outage logging"). The access line records each request,
 //! so the cause is logged once when it starts (with the error), then as one summary per
 //! [`INTERVAL`] while it goes on: "database unavailable: 12345 requests failed in the last
 //! 10 s". An outage of any length writes one line per request plus one per interval.
