@@ -8,6 +8,9 @@
 # Needs a machine with Docker (the forge's runners; see .github/workflows/ci.yml).
 # Usage: bash .ci/images.sh <auth image> <task image>   (as `docker load` names them)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=.ci/user-flow.sh
+source .ci/user-flow.sh
 [ $# = 2 ] || { echo "usage: $0 <auth image> <task image>" >&2; exit 2; }
 AUTH_IMAGE=$1
 TASK_IMAGE=$2
@@ -68,17 +71,7 @@ for pair in "auth:$AUTH_IMAGE" "task:$TASK_IMAGE"; do
 done
 echo "both healthy; healthcheck exits 0"
 
-user="smoke_$RANDOM$RANDOM"
-curl -sf -H 'Content-Type: application/json' -o /dev/null "http://$auth/auth/register" \
-  -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"correct-horse-battery\"}" ||
-  fail "register"
-token=$(curl -sf -H 'Content-Type: application/json' "http://$auth/auth/login" \
-  -d "{\"username\":\"$user\",\"password\":\"correct-horse-battery\"}" | jq -er .token) || fail "login"
-curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -o /dev/null \
-  "http://$task/tasks" -d '{"title":"smoke"}' || fail "task did not create a task with auth's token"
-count=$(curl -sf -H "Authorization: Bearer $token" "http://$task/tasks" | jq -er .count) || fail "GET /tasks"
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://$task/tasks")
-if [ "$count" != 1 ] || [ "$code" != 401 ]; then fail "GET /tasks: count $count with a token, $code without"; fi
+user_flow "http://$auth" "http://$task"
 echo "register, login, a task created and listed with auth's token (401 without)"
 
 for name in auth task; do

@@ -22,6 +22,8 @@ TARGET=${TARGET:-x86_64-unknown-linux-musl}
 BIN_DIR=${BIN_DIR:-${CARGO_TARGET_DIR:-$PWD/target}/$TARGET/release}
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=.ci/user-flow.sh
+source .ci/user-flow.sh
 [ "$(id -u)" = 0 ] || fail "run as root: the smoke test uses chroot"
 
 missing=()
@@ -127,18 +129,7 @@ done
 if (LIMIT=15 in_root "$WORK/auth" auth "PORT=$(port)" -- healthcheck 2>/dev/null); then fail "healthcheck of a dead port exited 0"; fi
 echo "both healthy; healthcheck exits 0, and non-zero against a dead port"
 
-user="smoke_$RANDOM$RANDOM"
-curl -sf -H 'Content-Type: application/json' -o /dev/null "http://127.0.0.1:$AUTH_PORT/auth/register" \
-  -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"correct-horse-battery\"}" ||
-  fail "register"
-token=$(curl -sf -H 'Content-Type: application/json' "http://127.0.0.1:$AUTH_PORT/auth/login" \
-  -d "{\"username\":\"$user\",\"password\":\"correct-horse-battery\"}" | jq -er .token) || fail "login"
-curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -o /dev/null \
-  "http://127.0.0.1:$TASK_PORT/tasks" -d '{"title":"smoke"}' || fail "task did not accept auth's token"
-count=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$TASK_PORT/tasks" | jq -er .count) ||
-  fail "GET /tasks with auth's token"
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TASK_PORT/tasks")
-if [ "$count" != 1 ] || [ "$code" != 401 ]; then fail "GET /tasks: count $count with a token, $code without"; fi
+user_flow "http://127.0.0.1:$AUTH_PORT" "http://127.0.0.1:$TASK_PORT"
 db=$WORK/auth/data/task-management.db
 [ "$(stat -c %u:%g "$db")" = 65534:65534 ] || fail "$db is not owned by 65534"
 echo "register, login, task accepts the token: a task created and listed (401 without); SQLite in /data owned by 65534"
