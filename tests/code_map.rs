@@ -456,7 +456,7 @@ fn comment(line: &str, slashes: bool) -> Option<&str> {
     }
     // A trailing comment: the marker outside a string (an even number of quotes before it).
     line.match_indices(marker)
-        .find(|(at, _)| line[..*at].matches('"').count() % 2 == 0)
+        .find(|(at, _)| line[..*at].matches('"').count().is_multiple_of(2))
         .map(|(at, m)| &line[at + m.len()..])
 }
 
@@ -629,7 +629,7 @@ fn every_number_in_the_test_table_is_in_the_test_it_describes() {
                 let digits: Vec<char> = number.chars().collect();
                 let mut out = String::new();
                 for (i, d) in digits.iter().enumerate() {
-                    if i > 0 && (digits.len() - i) % 3 == 0 {
+                    if i > 0 && (digits.len() - i).is_multiple_of(3) {
                         out.push_str(sep);
                     }
                     out.push(*d);
