@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The CDK app in cdk/: type check, unit and contract tests, `cdk synth` for dev, test and prod
 # (offline, no AWS credentials; cdk-nag's AwsSolutions pack runs inside synth and fails it on any
-# unacknowledged finding), then cfn-lint on every template synth wrote: no errors allowed.
-# Usage: bash .ci/cdk.sh   (from anywhere). Leaves cdk/cdk.out/<env>/ for tests/cdk_matches_copilot.rs.
+# unacknowledged finding), then cfn-lint on every template synth wrote: no errors allowed; and the
+# application role's statements against the local PostgreSQL (.ci/app-role.sh).
+# Usage: bash .ci/cdk.sh   (from anywhere). Leaves cdk/cdk.out/<env>/ for tests/it/cdk_matches_copilot.rs.
 set -euo pipefail
 cd "$(dirname "$0")/../cdk"
 started=$(date +%s)
@@ -30,9 +31,12 @@ task_image="$ecr/task@sha256:$(printf 'b%.0s' {1..64})"
 rm -rf cdk.out
 for env in dev test prod; do
   step "cdk synth -c env=$env (cdk-nag AwsSolutions: fails on any unacknowledged finding)"
+  # Each environment's exposure as cdk/test/helpers.ts (EXPOSURE) has it: dev limited to a range,
+  # test on plain HTTP open to all (what the deployment rehearsal reads), prod on HTTPS.
   extra=()
   [ "$env" = prod ] && extra=(-c certificateArn=arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100 -c domain=api.example.com)
-  [ "$env" = dev ] && extra=(-c arch=arm64)
+  [ "$env" = dev ] && extra=(-c arch=arm64 -c allowedCidrs=203.0.113.0/24)
+  [ "$env" = test ] && extra=(-c allowPublicHttp=true)
   mkdir -p cdk.out
   if ! npx cdk synth --quiet -c env="$env" -c authImage="$auth_image" -c taskImage="$task_image" "${extra[@]}" \
     -o "cdk.out/$env" >"cdk.out/synth-$env.log" 2>&1; then
@@ -52,17 +56,23 @@ for env in dev test prod; do
     "$(jq -rs '[.[] | .Resources[]?.Metadata.cdk_nag.rules_to_suppress[]?.id | select(startswith("AwsSolutions-"))] | unique | join(" ")' cdk.out/"$env"/*.template.json)"
 done
 
-step "prod without certificateArn and domain must be refused"
-if out=$(npx cdk synth --quiet -c env=prod -c authImage="$auth_image" -c taskImage="$task_image" -o cdk.out/refused 2>&1); then
-  echo "prod synthesized without a certificate" >&2
-  exit 1
-fi
-if ! grep -q 'certificateArn' <<<"$out" || ! grep -q 'domain' <<<"$out"; then
-  echo "$out" >&2
-  exit 1
-fi
-rm -rf cdk.out/refused
-echo "refused, naming certificateArn and domain"
+# must_refuse <env> <what it lacks> <words the refusal must name…>: the synth fails, naming them.
+must_refuse() {
+  local env=$1 lacks=$2 out word
+  shift 2
+  step "$env without $lacks must be refused"
+  if out=$(npx cdk synth --quiet -c env="$env" -c authImage="$auth_image" -c taskImage="$task_image" -o cdk.out/refused 2>&1); then
+    echo "$env synthesized without $lacks" >&2
+    exit 1
+  fi
+  for word in "$@"; do
+    grep -q -- "$word" <<<"$out" || { echo "$out" >&2; exit 1; }
+  done
+  rm -rf cdk.out/refused
+  echo "refused, naming $*"
+}
+must_refuse prod "certificateArn and domain" certificateArn domain
+must_refuse test "an exposure choice (plain HTTP to the internet)" allowedCidrs allowPublicHttp=true
 
 step "cfn-lint (pinned, in cdk/.venv) on every synthesized template"
 # A pinned cfn-lint of its own: CDK emits resource properties (Tags on listeners, scalable
@@ -81,4 +91,6 @@ if (( status & 2 )) || (( status & 1 )); then
   exit 1
 fi
 echo "cfn-lint: $(find cdk.out -mindepth 2 -maxdepth 2 -name '*.template.json' | wc -l) templates, no errors (exit $status)"
+step "the application role against PostgreSQL (.ci/app-role.sh)"
+bash ../.ci/app-role.sh | tail -n 1
 step "done"

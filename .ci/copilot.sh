@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints every Copilot addon template (CloudFormation) with cfn-lint from PyPI.
 # Usage: bash .ci/copilot.sh   (from anywhere; installs cfn-lint if it is missing)
-# The manifests themselves are checked by `cargo test --test copilot_manifests`.
+# The manifests themselves are checked by `cargo test --test it copilot_manifests`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

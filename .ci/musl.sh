@@ -10,7 +10,7 @@
 #      accepts that token (auth's keys fetched over AUTH_SERVICE_URL) and creates a task with
 #      it, both exit 0 on SIGTERM;
 #   3. with no bundle in the root and no SSL_CERT_FILE, auth stops with an error naming the CA
-#      roots. (SSL_CERT_FILE missing, empty or valid: tests/image_smoke.rs.)
+#      roots. (SSL_CERT_FILE missing, empty or valid: tests/it/image_smoke.rs.)
 # Run as root (chroot). SKIP_BUILD=1 BIN_DIR=<dir> checks binaries built elsewhere, e.g. by
 # `nix build .#auth .#task`. The build honours CARGO_TARGET_DIR. TARGET names another musl
 # target's binaries; EMULATOR=<static qemu-user binary> runs them on a host of another

@@ -29,7 +29,7 @@ fi
 command -v moto_server >/dev/null || { echo "moto_server not on PATH after pip install" >&2; exit 1; }
 
 npm ci --prefix tests/browser --no-audit --no-fund --silent
-# The CDK app (aws-cdk-lib, the aws-cdk CLI, cdk-nag, jest): .ci/cdk.sh and tests/cdk_matches_copilot.rs.
+# The CDK app (aws-cdk-lib, the aws-cdk CLI, cdk-nag, jest): .ci/cdk.sh and tests/it/cdk_matches_copilot.rs.
 npm ci --prefix cdk --no-audit --no-fund --silent
 
 echo "setup: $(cargo nextest --version | head -1); $(cargo deny --version); moto $(python3 -c 'import moto; print(moto.__version__)'); $(chromium --version); node $(node --version)"

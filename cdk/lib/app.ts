@@ -39,11 +39,14 @@ export function buildStacks(app: App, input: DeployInput): TaskManagementStacks 
   // Shared by every environment (one name, whatever -c env says).
   const registry = new RegistryStack(app, 'TaskManagement-Registry', {
     env,
+    pullAccounts: input.pullAccounts,
     description: 'task-management: ECR repositories nix run .#publish pushes to',
   });
   const network = new NetworkStack(app, stackName(config.name, 'Network'), {
     ...common('Network', 'VPC over two AZs, NAT, security groups'),
     config,
+    allowedCidrs: input.allowedCidrs,
+    https: input.certificateArn !== undefined,
   });
   const secrets = new SecretsStack(app, stackName(config.name, 'Secrets'), {
     ...common('Secrets', 'JWT signing key secret (fill it before deploying the services)'),
@@ -59,9 +62,9 @@ export function buildStacks(app: App, input: DeployInput): TaskManagementStacks 
   const observability = new ObservabilityStack(app, stackName(config.name, 'Observability'), {
     ...common('Observability', 'alarm topic, database alarms, dashboard'),
     config,
-    cluster: database.cluster,
     ecsClusterName: ecsClusterName(config.name),
   });
+  observability.addStackDependency(database, 'the alarms and the dashboard watch the database cluster by its fixed name');
   const services = new ServicesStack(app, stackName(config.name, 'Services'), {
     ...common('Services', 'ECS cluster, load balancer, auth and task services, their alarms'),
     config,
@@ -70,12 +73,14 @@ export function buildStacks(app: App, input: DeployInput): TaskManagementStacks 
     vpc: network.vpc,
     albSg: network.albSg,
     serviceSgs: { auth: network.authSg, task: network.taskSg },
-    dbSecret: database.secret,
+    ownerSecret: database.secret,
+    appSecret: database.appSecret,
     jwtSigningKey: secrets.jwtSigningKey,
-    alarmTopic: observability.topic,
     certificateArn: input.certificateArn,
     domain: input.domain,
+    waf: input.waf,
   });
+  services.addStackDependency(observability, 'the services\' alarms notify the alarm topic (by its fixed name)');
   // The key must be filled before the first auth task starts: deploy order says so.
   services.addStackDependency(secrets, 'auth reads the JWT signing key at start-up');
 

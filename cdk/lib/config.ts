@@ -1,7 +1,7 @@
 // What differs between environments, and what every environment shares.
 //
 // The shared service settings mirror the Copilot manifests (copilot/<svc>/manifest.yml); the
-// Rust test tests/cdk_matches_copilot.rs compares the synthesized templates with them.
+// Rust test tests/it/cdk_matches_copilot.rs compares the synthesized templates with them.
 
 export const APP = 'task-management';
 
@@ -10,13 +10,20 @@ export const ENV_NAMES: readonly EnvName[] = ['dev', 'test', 'prod'];
 
 export type Arch = 'x86_64' | 'arm64';
 
+export type ServiceName = 'auth' | 'task';
+
+/** A Fargate task size: CPU units (1024 = one vCPU) and MiB. */
+export interface TaskSize {
+  readonly cpu: number;
+  readonly memoryMiB: number;
+}
+
 export interface EnvConfig {
   readonly name: EnvName;
   /** NAT gateways: 1 (shared by both AZs) or 2 (one per AZ). */
   readonly natGateways: number;
-  /** Fargate task size, per service (CPU units, MiB). */
-  readonly cpu: number;
-  readonly memoryMiB: number;
+  /** Fargate task size per service (docs/capacity.md, "Task sizes", says why these). */
+  readonly sizes: Record<ServiceName, TaskSize>;
   /** Aurora Serverless v2 capacity in ACU. */
   readonly dbMinAcu: number;
   readonly dbMaxAcu: number;
@@ -24,51 +31,72 @@ export interface EnvConfig {
   readonly dbReader: boolean;
   /** Deletion protection, and a final snapshot (rather than deletion) when the stack goes. */
   readonly dbProtected: boolean;
+  /** Secrets kept (RETAIN) when their stack is deleted or they are replaced. */
+  readonly retainSecrets: boolean;
+  /** A WAF web ACL in front of the load balancer unless `-c waf=false` (elsewhere: `-c waf=true`). */
+  readonly waf: boolean;
+  /** ALB access logs to an S3 bucket of their own. */
+  readonly albAccessLogs: boolean;
   /** CloudWatch Logs retention of the services' log groups and the VPC flow log, in days. */
   readonly logRetentionDays: number;
   /**
    * ECS capacity provider strategy: `onDemandBase` tasks always on FARGATE, the rest split
-   * FARGATE : FARGATE_SPOT as `onDemandWeight : spotWeight` (spotWeight 0: no Spot).
+   * FARGATE : FARGATE_SPOT as `onDemandWeight : spotWeight`.
    */
   readonly capacity: { readonly onDemandBase: number; readonly onDemandWeight: number; readonly spotWeight: number };
 }
+
+/** Every service's size where the measured load fits 0.25 vCPU (docs/capacity.md). */
+const SMALL: TaskSize = { cpu: 256, memoryMiB: 512 };
+/**
+ * One on-demand task per service whatever Spot does, the rest 70 : 30 on demand : Spot (the
+ * seeds' plan); a reclaim then takes at most the Spot share (docs/deploy.md, "Fargate Spot").
+ */
+const SPOT_SHARE = { onDemandWeight: 7, spotWeight: 3 };
 
 export const ENVIRONMENTS: Record<EnvName, EnvConfig> = {
   dev: {
     name: 'dev',
     natGateways: 1,
-    cpu: 256,
-    memoryMiB: 512,
+    sizes: { auth: SMALL, task: SMALL },
     dbMinAcu: 0.5,
     dbMaxAcu: 2,
     dbReader: false,
     dbProtected: false,
+    retainSecrets: false,
+    waf: false,
+    albAccessLogs: false,
     logRetentionDays: 7,
-    capacity: { onDemandBase: 0, onDemandWeight: 1, spotWeight: 3 },
+    capacity: { onDemandBase: 1, ...SPOT_SHARE },
   },
   test: {
     name: 'test',
     natGateways: 1,
-    cpu: 256,
-    memoryMiB: 512,
+    sizes: { auth: SMALL, task: SMALL },
     dbMinAcu: 0.5,
     dbMaxAcu: 4,
     dbReader: false,
     dbProtected: false,
+    retainSecrets: false,
+    waf: false,
+    albAccessLogs: false,
     logRetentionDays: 30,
-    capacity: { onDemandBase: 0, onDemandWeight: 1, spotWeight: 1 },
+    capacity: { onDemandBase: 1, ...SPOT_SHARE },
   },
   prod: {
     name: 'prod',
     natGateways: 2,
-    cpu: 256,
-    memoryMiB: 512,
+    // Login is bcrypt-bound: half a vCPU doubles the logins a task answers before it scales out.
+    sizes: { auth: { cpu: 512, memoryMiB: 1024 }, task: SMALL },
     dbMinAcu: 1,
     dbMaxAcu: 16,
     dbReader: true,
     dbProtected: true,
+    retainSecrets: true,
+    waf: true,
+    albAccessLogs: true,
     logRetentionDays: 30,
-    capacity: { onDemandBase: 2, onDemandWeight: 1, spotWeight: 0 },
+    capacity: { onDemandBase: 2, ...SPOT_SHARE },
   },
 };
 
@@ -102,7 +130,6 @@ export const SERVICE_DEFAULTS = {
   dbStatementTimeoutMs: 5000,
 } as const;
 
-export type ServiceName = 'auth' | 'task';
 
 export interface ServiceSpec {
   readonly name: ServiceName;

@@ -21,12 +21,29 @@ export interface DatabaseStackProps extends StackProps {
   readonly rotationSg: ec2.ISecurityGroup;
 }
 
-/** Characters kept out of the generated password (they would need escaping in a URL). */
-const EXCLUDE = '"@/\\:;+%?&=#`{}[]<>|~\' ';
+/** Characters kept out of the generated passwords (they would need escaping in a URL or in SQL). */
+const EXCLUDE = '"@/\\:;+%?&=#`{}[]<>|~\' $';
+
+/** The cluster's fixed identifier (the alarms and the dashboard name it). */
+export function dbClusterIdentifier(env: string): string {
+  return resourceName(env as EnvConfig['name'], 'db');
+}
+
+/** The name both database secrets start with: `…/database` (owner) and `…/database-app`. */
+export function DB_SECRET_NAME_PREFIX(env: string): string {
+  return `task-management/${env}/database`;
+}
+
+/** The application role the services connect as (lambda/migration/app-role.sql creates it). */
+export const APP_ROLE = 'taskapp';
+export const DATABASE_NAME = 'taskmanagement';
 
 export class DatabaseStack extends Stack {
   readonly cluster: rds.DatabaseCluster;
+  /** The owner's (master user's) credentials: the migration step only. */
   readonly secret: secretsmanager.ISecret;
+  /** The application role's credentials: both services (DB_SECRET). */
+  readonly appSecret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: DatabaseStackProps) {
     super(scope, id, props);
@@ -46,13 +63,16 @@ export class DatabaseStack extends Stack {
 
     this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
       // A fixed identifier, as in the Copilot addon: the alarms and the dashboard name it.
-      clusterIdentifier: resourceName(config.name, 'db'),
+      clusterIdentifier: dbClusterIdentifier(config.name),
       engine,
       credentials: rds.Credentials.fromGeneratedSecret('taskadmin', {
-        secretName: `task-management/${config.name}/database`,
+        secretName: DB_SECRET_NAME_PREFIX(config.name),
         excludeCharacters: EXCLUDE,
       }),
-      defaultDatabaseName: 'taskmanagement',
+      defaultDatabaseName: DATABASE_NAME,
+      // The migration step creates and grants the application role through the Data API, as the
+      // owner, without a database driver or a VPC placement of its own (lambda/migration).
+      enableDataApi: true,
       port: 5432,
       writer: rds.ClusterInstance.serverlessV2('writer', { parameterGroup: instanceParameters, publiclyAccessible: false }),
       readers: config.dbReader
@@ -82,18 +102,35 @@ export class DatabaseStack extends Stack {
     });
     this.cluster.node.addDependency(postgresLog);
 
+    const secretRemoval = config.retainSecrets ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    (this.cluster.node.findChild('Secret') as secretsmanager.ISecret).applyRemovalPolicy(secretRemoval);
+    const writer = this.cluster.node.findChild('writer');
+
     // Hosted rotation (the same Secrets Manager function the Copilot addon uses), in the
     // private subnets: it reaches Secrets Manager through the NAT and the database on 5432.
-    this.secret.addRotationSchedule('Rotation', {
-      automaticallyAfter: Duration.days(30),
-      hostedRotation: secretsmanager.HostedRotation.postgreSqlSingleUser({
-        functionName: resourceName(config.name, 'db-rotation'),
-        vpc: props.vpc,
-        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        securityGroups: [props.rotationSg],
-        excludeCharacters: EXCLUDE,
-      }),
+    // A schedule rotates at once when it is created: only once the writer exists.
+    const rotation = (id: string, secret: secretsmanager.ISecret, hostedRotation: secretsmanager.HostedRotation, rotateImmediatelyOnUpdate: boolean) => {
+      const schedule = secret.addRotationSchedule(id, { automaticallyAfter: Duration.days(30), hostedRotation, rotateImmediatelyOnUpdate });
+      schedule.node.addDependency(writer);
+      return schedule;
+    };
+    const hosted = { vpc: props.vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: [props.rotationSg], excludeCharacters: EXCLUDE };
+    rotation('Rotation', this.secret, secretsmanager.HostedRotation.postgreSqlSingleUser({ functionName: resourceName(config.name, 'db-rotation'), ...hosted }), true);
+
+    // The application role: DML only (lambda/migration/app-role.sql). Its secret carries the
+    // owner's ARN (`masterarn`), which multi-user rotation logs in with to set the password of
+    // the role's `_clone` twin in turn, so the services never hold a password being changed.
+    const appSecret = new rds.DatabaseSecret(this, 'AppSecret', {
+      username: APP_ROLE,
+      secretName: `${DB_SECRET_NAME_PREFIX(config.name)}-app`,
+      masterSecret: this.secret,
+      excludeCharacters: EXCLUDE,
     });
+    appSecret.applyRemovalPolicy(secretRemoval);
+    this.appSecret = appSecret.attach(this.cluster);
+    // Not at once: the role exists only after the first deployment's migration step, and a
+    // rotation before it could not log in with the current password (docs/deploy.md).
+    rotation('AppRotation', this.appSecret, secretsmanager.HostedRotation.postgreSqlMultiUser({ functionName: resourceName(config.name, 'db-app-rotation'), masterSecret: this.secret, ...hosted }), false);
 
     acknowledge(this.cluster,
         { id: 'AwsSolutions-RDS6', reason: 'The services authenticate with the rotated password secret (DB_SECRET); IAM database authentication is not implemented by them.' },
@@ -105,6 +142,7 @@ export class DatabaseStack extends Stack {
 
     new CfnOutput(this, 'DbEndpoint', { value: this.cluster.clusterEndpoint.hostname, description: 'Aurora writer endpoint' });
     new CfnOutput(this, 'DbClusterId', { value: this.cluster.clusterIdentifier });
-    new CfnOutput(this, 'DbSecretArn', { value: this.secret.secretArn, description: 'Database secret, handed to both services as DB_SECRET' });
+    new CfnOutput(this, 'DbSecretArn', { value: this.secret.secretArn, description: 'The owner\'s secret: read by the migration step only' });
+    new CfnOutput(this, 'DbAppSecretArn', { value: this.appSecret.secretArn, description: 'The application role\'s secret, handed to both services as DB_SECRET' });
   }
 }

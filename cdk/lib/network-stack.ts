@@ -12,6 +12,10 @@ import { EnvConfig, SERVICE_DEFAULTS } from './config';
 
 export interface NetworkStackProps extends StackProps {
   readonly config: EnvConfig;
+  /** Who may reach the load balancer: these IPv4 ranges, or (absent) the whole internet. */
+  readonly allowedCidrs?: readonly string[];
+  /** HTTPS on 443 (80 only redirects); otherwise plain HTTP on 80 alone. */
+  readonly https: boolean;
 }
 
 export class NetworkStack extends Stack {
@@ -53,13 +57,22 @@ export class NetworkStack extends Stack {
     const sg = (id: string, description: string, allowAllOutbound: boolean) =>
       new ec2.SecurityGroup(this, id, { vpc: this.vpc, description, allowAllOutbound });
 
-    this.albSg = sg('AlbSecurityGroup', 'Load balancer: 80/443 from anywhere; to the services on 3000 only', false);
-    this.albSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from anywhere (prod: redirect to HTTPS)');
-    this.albSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from anywhere');
-    acknowledge(this.albSg, {
-      id: 'AwsSolutions-EC23',
-      reason: 'The internet-facing load balancer of a public API: 80 and 443 only (80 only redirects in prod); nothing else is open to the world.',
-    });
+    const ports = props.https ? [80, 443] : [80];
+    const peers = props.allowedCidrs ? props.allowedCidrs.map((c) => ec2.Peer.ipv4(c)) : [ec2.Peer.anyIpv4()];
+    const from = props.allowedCidrs ? 'the allowed ranges (-c allowedCidrs)' : 'anywhere';
+    this.albSg = sg('AlbSecurityGroup', `Load balancer: ${ports.join('/')} from ${from}; to the services on 3000 only`, false);
+    for (const peer of peers) {
+      for (const p of ports) {
+        const what = p === 443 ? 'HTTPS' : props.https ? 'HTTP (redirected to HTTPS)' : 'HTTP';
+        this.albSg.addIngressRule(peer, ec2.Port.tcp(p), `${what} from ${props.allowedCidrs ? peer.uniqueId : 'anywhere'}`);
+      }
+    }
+    if (!props.allowedCidrs) {
+      acknowledge(this.albSg, {
+        id: 'AwsSolutions-EC23',
+        reason: `The internet-facing load balancer of a public API: ${ports.join(' and ')} only${props.https ? ' (80 only redirects)' : ' (plain HTTP only when the synth was told -c allowPublicHttp=true)'}; nothing else is open to the world.`,
+      });
+    }
 
     // The tasks reach ECR, CloudWatch Logs, Secrets Manager (443 through the NAT) and the
     // database (5432); outbound stays open, inbound is only what is listed.

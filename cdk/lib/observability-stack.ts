@@ -3,14 +3,16 @@
 // The per-service alarms live in the services stack, beside the target groups and services
 // they watch, because two of them are the services' ECS deployment (rollback) alarms; they
 // publish to the topic created here.
-import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as rds from 'aws-cdk-lib/aws-rds';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
 import { EnvConfig, SERVICE_DEFAULTS, SERVICES, resourceName } from './config';
+import { DB_SECRET_NAME_PREFIX, dbClusterIdentifier } from './database-stack';
 
 /** The namespace and dimension of the services' Embedded Metric Format lines (platform/src/metrics.rs). */
 export const EMF_NAMESPACE = 'TaskManagement';
@@ -18,7 +20,6 @@ export const EMF_DIMENSION = 'Service';
 
 export interface ObservabilityStackProps extends StackProps {
   readonly config: EnvConfig;
-  readonly cluster: rds.DatabaseCluster;
   /** The ECS cluster's fixed name (services stack), for the dashboard's searches. */
   readonly ecsClusterName: string;
 }
@@ -49,7 +50,8 @@ export class ObservabilityStack extends Stack {
       new cloudwatch.Metric({
         namespace: 'AWS/RDS',
         metricName,
-        dimensionsMap: { DBClusterIdentifier: props.cluster.clusterIdentifier },
+        // The cluster's fixed identifier (database-stack.ts), as a string: no cross-stack reference.
+        dimensionsMap: { DBClusterIdentifier: dbClusterIdentifier(config.name) },
         statistic,
         period: Duration.minutes(1),
       });
@@ -80,6 +82,26 @@ export class ObservabilityStack extends Stack {
       alarm.addAlarmAction(notify);
       alarm.addOkAction(notify);
     }
+
+    // A failed rotation of either database secret (owner or application role): CloudTrail's
+    // RotationFailed event, matched by the secrets' fixed name prefix (no cross-stack reference).
+    new events.Rule(this, 'DbRotationFailedRule', {
+      ruleName: name('db-rotation-failed'),
+      description: `A rotation of a task-management ${config.name} database secret failed`,
+      eventPattern: {
+        source: ['aws.secretsmanager'],
+        detailType: ['AWS Service Event via CloudTrail'],
+        detail: {
+          eventName: ['RotationFailed'],
+          additionalEventData: {
+            SecretId: events.Match.prefix(
+              Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: DB_SECRET_NAME_PREFIX(config.name), arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+            ),
+          },
+        },
+      },
+      targets: [new targets.SnsTopic(this.topic)],
+    });
 
     const search = (expression: string, label: string) =>
       new cloudwatch.MathExpression({ expression, label, usingMetrics: {}, period: Duration.minutes(1) });

@@ -9,7 +9,7 @@
 //
 // Read access: only auth's task role (services stack, fixed role name) gets GetSecretValue; the
 // resource policy below denies it to every other principal, as copilot's jwt-signing-key.yml does.
-import { ArnFormat, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -20,9 +20,13 @@ export interface SecretsStackProps extends StackProps {
   readonly config: EnvConfig;
 }
 
-/** The task role name of service `svc` (fixed, so that the key's resource policy can name it). */
+/**
+ * The task role name of service `svc`: fixed, so that the key's resource policy can name it
+ * before the role exists, and region-qualified, since IAM names are global to the account and
+ * the same environment may be deployed to a second region.
+ */
 export function taskRoleName(env: string, svc: string): string {
-  return resourceName(env as EnvConfig['name'], `${svc}-task-role`);
+  return resourceName(env as EnvConfig['name'], `${Aws.REGION}-${svc}-task-role`);
 }
 
 export class SecretsStack extends Stack {
@@ -39,6 +43,8 @@ export class SecretsStack extends Stack {
     // An empty secret, as copilot's addon creates it: no generated placeholder that auth could
     // mistake for a key (a random password would fail its start-up just the same, but less clearly).
     (this.jwtSigningKey.node.defaultChild as secretsmanager.CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
+    // CloudFormation deletes a secret without a recovery window: in prod the key outlives its stack.
+    this.jwtSigningKey.applyRemovalPolicy(props.config.retainSecrets ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
 
     const authRoleArn = Stack.of(this).formatArn({
       service: 'iam',

@@ -1,6 +1,6 @@
 // The ECS cluster, the load balancer, service discovery, the auth and task services and their
 // alarms (copilot/<svc>/manifest.yml and copilot/<svc>/addons/{alarms,iam}.yml).
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -10,13 +10,23 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { FactName } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
 import { APP, Arch, EnvConfig, SERVICE_DEFAULTS, SERVICES, ServiceName, ServiceSpec, plainEnvironment, resourceName } from './config';
 import { EMF_DIMENSION, EMF_NAMESPACE } from './observability-stack';
 import { containerImage } from './images';
 import { taskRoleName } from './secrets-stack';
+import { Migration } from './migration';
+import { APP_ROLE, DATABASE_NAME, dbClusterIdentifier } from './database-stack';
+
+/** Days the prod load balancer's access logs are kept. */
+const ACCESS_LOG_DAYS = 90;
+/** Requests per client address to /auth/ in WAF's 5-minute window (the services throttle logins themselves, per account). */
+const WAF_AUTH_LIMIT_PER_5_MIN = 300;
 
 export interface ServicesStackProps extends StackProps {
   readonly config: EnvConfig;
@@ -25,12 +35,16 @@ export interface ServicesStackProps extends StackProps {
   readonly vpc: ec2.IVpc;
   readonly albSg: ec2.ISecurityGroup;
   readonly serviceSgs: Record<ServiceName, ec2.ISecurityGroup>;
-  readonly dbSecret: secretsmanager.ISecret;
+  /** The database owner's credentials: the migration step only. */
+  readonly ownerSecret: secretsmanager.ISecret;
+  /** The application role's credentials: both services. */
+  readonly appSecret: secretsmanager.ISecret;
   readonly jwtSigningKey: secretsmanager.ISecret;
-  readonly alarmTopic: sns.ITopic;
-  /** prod: HTTPS with this certificate, HTTP redirected. */
+  /** HTTPS with this certificate, HTTP redirected (prod always; elsewhere when given). */
   readonly certificateArn?: string;
   readonly domain?: string;
+  /** A WAF web ACL in front of the load balancer. */
+  readonly waf: boolean;
 }
 
 /** The ECS cluster's fixed name (the dashboard searches by it). */
@@ -47,6 +61,7 @@ export class ServicesStack extends Stack {
   readonly cluster: ecs.Cluster;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly services: Record<string, ecs.FargateService> = {};
+  readonly migration: Migration;
   private readonly envName: EnvConfig['name'];
 
   constructor(scope: Construct, id: string, props: ServicesStackProps) {
@@ -60,8 +75,17 @@ export class ServicesStack extends Stack {
       clusterName: ecsClusterName(env),
       vpc: props.vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
-      enableFargateCapacityProviders: true,
     });
+    // The Fargate capacity providers, associated here rather than by the cluster's own aspect so
+    // that the services can depend on the association: `cdk destroy` then removes them first
+    // (otherwise "The specified capacity provider is in use").
+    const capacityProviders = new ecs.CfnClusterCapacityProviderAssociations(this, 'CapacityProviders', {
+      cluster: this.cluster.clusterName,
+      capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+      defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE', base: config.capacity.onDemandBase, weight: config.capacity.onDemandWeight }],
+    });
+    // The alarm topic by its fixed name (observability-stack.ts): no cross-stack reference.
+    const alarmTopic = sns.Topic.fromTopicArn(this, 'AlarmTopic', this.formatArn({ service: 'sns', resource: resourceName(env, 'alarms') }));
     const namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', {
       name: namespaceName(env),
       vpc: props.vpc,
@@ -77,13 +101,15 @@ export class ServicesStack extends Stack {
       dropInvalidHeaderFields: true,
       deletionProtection: env === 'prod',
     });
-    acknowledge(this.loadBalancer,
-      {
+    if (config.albAccessLogs) {
+      this.logAccessLogs(this.accessLogBucket(env), 'alb');
+    } else {
+      acknowledge(this.loadBalancer, {
         id: 'AwsSolutions-ELB2',
-        reason:
-          'No access-log bucket, as in the Copilot deployment: every request is logged by the services (one JSON access line with the request id) and counted in the EMF metrics.',
-      }
-    );
+        reason: `No access-log bucket in ${env} (prod has one): every request that reaches a task is logged by the services (one JSON access line with the request id) and counted in the EMF metrics.`,
+      });
+    }
+    if (props.waf) this.addWebAcl(env);
     const notFound = elbv2.ListenerAction.fixedResponse(404, {
       contentType: 'application/json',
       messageBody: JSON.stringify({ error: 'Not Found', message: 'No route matches this path; the API lives under /auth and /tasks' }),
@@ -113,10 +139,31 @@ export class ServicesStack extends Stack {
       });
     }
 
+    // --- the migration step: runs before either service changes -----------------------------
+    this.migration = new Migration(this, 'Migration', {
+      config,
+      cluster: this.cluster,
+      image: props.images.auth,
+      arch: props.arch,
+      vpc: props.vpc,
+      subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroup: props.serviceSgs.auth,
+      ownerSecret: props.ownerSecret,
+      appRole: {
+        roleName: APP_ROLE,
+        database: DATABASE_NAME,
+        clusterArn: this.formatArn({ service: 'rds', resource: 'cluster', resourceName: dbClusterIdentifier(env), arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        secret: props.appSecret,
+      },
+    });
+    // A 5xx the load balancer answers itself (no healthy target, a target that reset or timed
+    // out): one alarm for both services, among each one's rollback alarms.
+    const elb5xx = this.addElb5xxAlarm(alarmTopic);
+
     // --- the services ----------------------------------------------------------------------
     const secretsOf: Record<ServiceName, Record<string, secretsmanager.ISecret>> = {
-      auth: { DB_SECRET: props.dbSecret, JWT_SIGNING_KEY_SECRET: props.jwtSigningKey },
-      task: { DB_SECRET: props.dbSecret },
+      auth: { DB_SECRET: props.appSecret, JWT_SIGNING_KEY_SECRET: props.jwtSigningKey },
+      task: { DB_SECRET: props.appSecret },
     };
     const extraEnv: Record<ServiceName, Record<string, string>> = {
       auth: {},
@@ -144,8 +191,8 @@ export class ServicesStack extends Stack {
 
       const taskDefinition = new ecs.FargateTaskDefinition(this, `${svc}TaskDefinition`, {
         family: resourceName(env, svc),
-        cpu: config.cpu,
-        memoryLimitMiB: config.memoryMiB,
+        cpu: config.sizes[svc].cpu,
+        memoryLimitMiB: config.sizes[svc].memoryMiB,
         taskRole,
         runtimePlatform: {
           operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
@@ -197,7 +244,7 @@ export class ServicesStack extends Stack {
         healthCheckGracePeriod: Duration.seconds(d.healthCheckGracePeriodSecs),
         circuitBreaker: { enable: true, rollback: true },
         deploymentAlarms: {
-          alarmNames: [name('target-5xx'), name('error-rate')],
+          alarmNames: [name('target-5xx'), name('error-rate'), resourceName(env, 'elb-5xx')],
           behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
         },
         capacityProviderStrategies: [
@@ -217,6 +264,10 @@ export class ServicesStack extends Stack {
             : undefined,
       });
       this.services[svc] = service;
+      // A service changes only after this deployment's migration task exited 0.
+      service.node.addDependency(this.migration.resource);
+      service.node.addDependency(capacityProviders);
+      service.node.addDependency(elb5xx);
 
       const targetGroup = new elbv2.ApplicationTargetGroup(this, `${svc}TargetGroup`, {
         vpc: props.vpc,
@@ -254,7 +305,7 @@ export class ServicesStack extends Stack {
       });
 
       // The two rollback alarms exist before the service that names them.
-      for (const alarm of this.addAlarms(spec, targetGroup, service, props.alarmTopic)) service.node.addDependency(alarm);
+      for (const alarm of this.addAlarms(spec, targetGroup, service, alarmTopic)) service.node.addDependency(alarm);
 
       acknowledge(taskDefinition,
         {
@@ -330,6 +381,17 @@ export class ServicesStack extends Stack {
         datapointsToAlarm: 2,
         treatMissingData: notBreaching,
       }),
+      new cloudwatch.Alarm(this, `${svc}NoHealthyTargetsAlarm`, {
+        alarmName: name('no-healthy-targets'),
+        alarmDescription: `No healthy ${svc} target for 2 minutes: the load balancer answers its requests 503 itself`,
+        metric: m.healthyHostCount({ period: oneMin, statistic: 'Minimum' }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        // No data points: no target registered at all, the case this alarm is for.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
       new cloudwatch.Alarm(this, `${svc}CpuAlarm`, {
         alarmName: name('cpu'),
         alarmDescription: `CPU of ${svc} above 80 % of its reservation for 3 minutes`,
@@ -381,6 +443,109 @@ export class ServicesStack extends Stack {
       alarm.addOkAction(notify);
     }
     return alarms.slice(0, 2);
+  }
+
+  private addElb5xxAlarm(topic: sns.ITopic): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, 'Elb5xxAlarm', {
+      alarmName: resourceName(this.envName, 'elb-5xx'),
+      alarmDescription: 'More than 10 5XX responses the load balancer answered itself in 5 minutes (no healthy target, resets, timeouts; rolls a deployment back)',
+      metric: this.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 10,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const notify = new actions.SnsAction(topic);
+    alarm.addAlarmAction(notify);
+    alarm.addOkAction(notify);
+    return alarm;
+  }
+
+  /** prod's access logs: encrypted (SSE-S3, the only kind ALB delivery supports), private, expiring. */
+  private accessLogBucket(env: string): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'AccessLogBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: false,
+      lifecycleRules: [{ id: 'expire', expiration: Duration.days(ACCESS_LOG_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(bucket, {
+      id: 'AwsSolutions-S1',
+      reason: `The bucket holds the load balancer's own access logs; logging access to it in turn would need another bucket, for ${env}'s ops team only.`,
+    });
+    return bucket;
+  }
+
+  /**
+   * `ApplicationLoadBalancer.logAccessLogs` needs a pinned region; this stack is environment-
+   * agnostic, so the attributes and the delivery grant are written here: to ELB's log-delivery
+   * service principal (regions from August 2022 on) and to the region's ELB account (older
+   * regions; a region-keyed mapping, us-east-1's account where a region has none).
+   */
+  private logAccessLogs(bucket: s3.Bucket, prefix: string): void {
+    const lb = this.loadBalancer;
+    lb.setAttribute('access_logs.s3.enabled', 'true');
+    lb.setAttribute('access_logs.s3.bucket', bucket.bucketName);
+    lb.setAttribute('access_logs.s3.prefix', prefix);
+    const objects = bucket.arnForObjects(`${prefix}/AWSLogs/${this.account}/*`);
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'ElbLogDelivery', actions: ['s3:PutObject'], principals: [new iam.ServicePrincipal('logdelivery.elasticloadbalancing.amazonaws.com')], resources: [objects] }),
+    );
+    const elbAccount = this.regionalFact(FactName.ELBV2_ACCOUNT, '127311923021');
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'ElbAccountLogDelivery', actions: ['s3:PutObject'], principals: [new iam.AccountPrincipal(elbAccount)], resources: [objects] }),
+    );
+    lb.node.addDependency(bucket);
+  }
+
+  /** AWS managed common rules and a per-address rate limit on /auth/ (login, register). */
+  private addWebAcl(env: string): void {
+    const visibility = (metricName: string) => ({ cloudWatchMetricsEnabled: true, metricName, sampledRequestsEnabled: true });
+    const acl = new wafv2.CfnWebACL(this, 'WebAcl', {
+      name: resourceName(env as EnvConfig['name'], 'web-acl'),
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: visibility(resourceName(env as EnvConfig['name'], 'web-acl')),
+      rules: [
+        {
+          name: 'AWSManagedRulesCommonRuleSet',
+          priority: 10,
+          overrideAction: { none: {} },
+          statement: {
+            managedRuleGroupStatement: {
+              vendorName: 'AWS',
+              name: 'AWSManagedRulesCommonRuleSet',
+              // Its 8 KB body limit would block a task with a long description (the API takes 64 KiB).
+              ruleActionOverrides: [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }],
+            },
+          },
+          visibilityConfig: visibility('common-rules'),
+        },
+        {
+          name: 'AuthRateLimit',
+          priority: 20,
+          action: { block: {} },
+          statement: {
+            rateBasedStatement: {
+              limit: WAF_AUTH_LIMIT_PER_5_MIN,
+              aggregateKeyType: 'IP',
+              scopeDownStatement: {
+                byteMatchStatement: {
+                  fieldToMatch: { uriPath: {} },
+                  positionalConstraint: 'STARTS_WITH',
+                  searchString: '/auth/',
+                  textTransformations: [{ priority: 0, type: 'NONE' }],
+                },
+              },
+            },
+          },
+          visibilityConfig: visibility('auth-rate-limit'),
+        },
+      ],
+    });
+    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.loadBalancer.loadBalancerArn, webAclArn: acl.attrArn });
   }
 
   private insights(metricName: string, service: ecs.FargateService, period: Duration): cloudwatch.Metric {

@@ -23,12 +23,12 @@ const source = (r: any) => r.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] ?? r.Cid
 const prefixOf = (id: string) => id.replace(/SecurityGroup.*$/, '');
 
 describe.each(ENV_NAMES)('%s contract', (env) => {
-  test('no security group is open to the world except the load balancer on 80 and 443', () => {
+  // dev: -c allowedCidrs (nothing open to the world); test: -c allowPublicHttp=true (HTTP only);
+  // prod: HTTPS (80 only redirects). helpers.ts EXPOSURE, as .ci/cdk.sh synthesizes them.
+  const open: Record<string, [string, number, number][]> = { dev: [], test: [['Alb', 80, 80]], prod: [['Alb', 443, 443], ['Alb', 80, 80]] };
+  test(`no security group is open to the world except the load balancer on ${open[env].map((r) => r[1]).join(' and ') || 'no port'}`, () => {
     const world = ingress(env).filter(([, r]) => r.CidrIp === '0.0.0.0/0' || r.CidrIpv6 === '::/0');
-    expect(world.map(([g, r]) => [prefixOf(g), r.FromPort, r.ToPort]).sort()).toEqual([
-      ['Alb', 443, 443],
-      ['Alb', 80, 80],
-    ]);
+    expect(world.map(([g, r]) => [prefixOf(g), r.FromPort, r.ToPort]).sort()).toEqual(open[env]);
     // and no CIDR-based rule anywhere else
     for (const [g, r] of ingress(env)) if (r.CidrIp || r.CidrIpv6) expect(prefixOf(g)).toBe('Alb');
     // nothing else in any stack adds ingress

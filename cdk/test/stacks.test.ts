@@ -49,7 +49,7 @@ describe.each(ENV_NAMES)('%s', (env) => {
       }
       const [, group] = resources(t.database, 'AWS::RDS::DBSubnetGroup')[0];
       const isolated = stacks.network.vpc.isolatedSubnets.map((s) => stacks.network.resolve(s.subnetId).Ref);
-      const used = group.Properties.SubnetIds.map((v: any) => String(v['Fn::ImportValue']));
+      const used = group.Properties.SubnetIds.map((v: any) => refId(v));
       expect(used).toHaveLength(2);
       for (const id of isolated) expect(used.some((u: string) => u.includes(id))).toBe(true);
       t.database.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: { max_connections: '200' } });
@@ -69,7 +69,7 @@ describe.each(ENV_NAMES)('%s', (env) => {
         Name: `task-management/${env}/database`,
         GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', SecretStringTemplate: '{"username":"taskadmin"}' }),
       });
-      t.database.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 1);
+      t.database.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 2); // owner and application role
       t.database.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
         HostedRotationLambda: Match.objectLike({ RotationType: 'PostgreSQLSingleUser' }),
         RotationRules: { ScheduleExpression: 'rate(30 days)' },
@@ -88,7 +88,9 @@ describe.each(ENV_NAMES)('%s', (env) => {
       const [deny] = policy.Properties.ResourcePolicy.Statement;
       expect(deny.Effect).toBe('Deny');
       expect(deny.Action).toBe('secretsmanager:GetSecretValue');
-      expect(JSON.stringify(deny.Condition.ArnNotEquals['aws:PrincipalArn'])).toContain(`:role/task-management-${env}-auth-task-role`);
+      const admitted = JSON.stringify(deny.Condition.ArnNotEquals['aws:PrincipalArn']);
+      expect(admitted).toContain(`:role/task-management-${env}-`);
+      expect(admitted).toContain('-auth-task-role');
     });
 
     test('each task role may read exactly the secrets its service reads', () => {
@@ -96,18 +98,22 @@ describe.each(ENV_NAMES)('%s', (env) => {
       const roles = resources(t.services, 'AWS::IAM::Role');
       const policies = resources(t.services, 'AWS::IAM::Policy');
       for (const svc of ['auth', 'task'] as const) {
-        const [roleId] = roles.find(([, r]) => r.Properties.RoleName === `task-management-${env}-${svc}-task-role`)!;
+        const [roleId] = roles.find(([, r]) => JSON.stringify(r.Properties.RoleName ?? '').includes(`-${svc}-task-role`))!;
         const statements = policies
           .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
           .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
         expect(statements).toHaveLength(1);
         expect(statements[0].Action).toBe('secretsmanager:GetSecretValue');
-        const granted = [statements[0].Resource].flat().map((r: any) => (String(r['Fn::ImportValue']).includes('JwtSigningKey') ? 'JWT_SIGNING_KEY_SECRET' : 'DB_SECRET'));
+        const granted = [statements[0].Resource].flat().map((r: any) => (refId(r).includes('JwtSigningKey') ? 'JWT_SIGNING_KEY_SECRET' : 'DB_SECRET'));
         expect(granted.sort()).toEqual([...SECRET_ENV[svc]].sort());
       }
-      // Nothing else in the stack may read a secret (the execution roles pull images and write logs only).
-      const readers = policies.filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:'));
-      expect(readers).toHaveLength(2);
+      // Besides them only the migration step reads a secret (the owner's: migration.test.ts);
+      // the execution roles pull images and write logs only.
+      const readers = policies
+        .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:'))
+        .map(([, p]) => refId(p.Properties.Roles[0]));
+      const migrationReaders = readers.filter((r) => r.startsWith('Migration'));
+      expect(readers.length - migrationReaders.length).toBe(2);
     });
   });
 
@@ -123,19 +129,15 @@ describe.each(ENV_NAMES)('%s', (env) => {
       });
     });
 
-    test(prod ? 'on-demand base, no Spot' : 'Fargate Spot as a weighted share', () => {
+    test(prod ? 'the desired count on demand (base), Spot only for a share of the scale-out' : 'an on-demand base, Fargate Spot as a weighted share', () => {
       const { t } = build(env);
       for (const [, s] of resources(t.services, 'AWS::ECS::Service')) {
         const strategy = s.Properties.CapacityProviderStrategy;
         const fargate = strategy.find((x: any) => x.CapacityProvider === 'FARGATE');
         const spot = strategy.find((x: any) => x.CapacityProvider === 'FARGATE_SPOT');
         expect(fargate.Base).toBe(config.capacity.onDemandBase);
-        if (prod) {
-          expect(fargate.Base).toBeGreaterThanOrEqual(SERVICE_DEFAULTS.desiredCount);
-          expect(spot).toBeUndefined();
-        } else {
-          expect(spot.Weight).toBeGreaterThan(0);
-        }
+        if (prod) expect(fargate.Base).toBeGreaterThanOrEqual(SERVICE_DEFAULTS.desiredCount);
+        expect(spot.Weight).toBe(config.capacity.spotWeight);
       }
     });
 
@@ -147,7 +149,7 @@ describe.each(ENV_NAMES)('%s', (env) => {
         const p = s.Properties;
         expect(p.DesiredCount).toBe(2);
         expect(p.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).toBe('DISABLED');
-        for (const subnet of p.NetworkConfiguration.AwsvpcConfiguration.Subnets) expect(String(subnet['Fn::ImportValue'])).toMatch(/privateSubnet/);
+        for (const subnet of p.NetworkConfiguration.AwsvpcConfiguration.Subnets) expect(refId(subnet)).toMatch(/privateSubnet/);
         expect(p.DeploymentConfiguration.DeploymentCircuitBreaker).toEqual({ Enable: true, Rollback: true });
         expect(p.DeploymentConfiguration.Alarms.Enable).toBe(true);
         expect(p.DeploymentConfiguration.Alarms.Rollback).toBe(true);
@@ -156,7 +158,7 @@ describe.each(ENV_NAMES)('%s', (env) => {
       }
       const alarmNames = services.map(([, s]) => s.Properties.DeploymentConfiguration.Alarms.AlarmNames).flat().sort();
       expect(alarmNames).toEqual(
-        ['auth-error-rate', 'auth-target-5xx', 'task-error-rate', 'task-target-5xx'].map((n) => `task-management-${env}-${n}`),
+        ['auth-error-rate', 'auth-target-5xx', 'elb-5xx', 'elb-5xx', 'task-error-rate', 'task-target-5xx'].map((n) => `task-management-${env}-${n}`),
       );
       const created = resources(t.services, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.AlarmName);
       for (const n of alarmNames) expect(created).toContain(n);
@@ -187,8 +189,8 @@ describe.each(ENV_NAMES)('%s', (env) => {
       const defs = resources(t.services, 'AWS::ECS::TaskDefinition').filter(([, d]) => d.Properties.Family === `task-management-${env}-${svc}`);
       expect(defs).toHaveLength(1);
       const td = defs[0][1].Properties;
-      expect(td.Cpu).toBe(String(config.cpu));
-      expect(td.Memory).toBe(String(config.memoryMiB));
+      expect(td.Cpu).toBe(String(config.sizes[svc].cpu));
+      expect(td.Memory).toBe(String(config.sizes[svc].memoryMiB));
       expect(td.RequiresCompatibilities).toEqual(['FARGATE']);
       expect(td.RuntimePlatform).toEqual({ CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' });
       const [c] = td.ContainerDefinitions;
@@ -204,7 +206,7 @@ describe.each(ENV_NAMES)('%s', (env) => {
       expect(envVars.APP_ENV).toBe('production');
       expect(envVars.TRUSTED_PROXY_HOPS).toBe('1');
       expect(envVars.DB_POOL_MAX).toBe('5');
-      for (const k of SECRET_ENV[svc]) expect(String(envVars[k]['Fn::ImportValue'])).toMatch(k === 'DB_SECRET' ? /Database:.*Secret/ : /Secrets:.*JwtSigningKey/);
+      for (const k of SECRET_ENV[svc]) expect(refId(envVars[k])).toMatch(k === 'DB_SECRET' ? /Database:.*AppSecretAttachment/ : /Secrets:.*JwtSigningKey/);
       if (svc === 'task') expect(envVars.AUTH_SERVICE_URL).toBe(`http://auth.${env}.task-management.local:3000`);
       if (svc === 'task') expect(JSON.stringify(c.Environment)).not.toMatch(/JWT_SIGNING_KEY|JwtSigningKey/);
       const groupId = refId(c.LogConfiguration.Options['awslogs-group']);
@@ -293,7 +295,8 @@ describe.each(ENV_NAMES)('%s', (env) => {
       const alarms = [...resources(t.services, 'AWS::CloudWatch::Alarm'), ...resources(t.observability, 'AWS::CloudWatch::Alarm')];
       for (const [, a] of alarms) {
         expect(a.Properties.AlarmActions).toHaveLength(1);
-        expect(JSON.stringify(a.Properties.AlarmActions)).toMatch(/AlarmTopic/);
+        // The topic itself in its stack, by its fixed name elsewhere (no cross-stack reference).
+        expect(JSON.stringify(a.Properties.AlarmActions)).toMatch(new RegExp(`AlarmTopic|:task-management-${env}-alarms"`));
       }
     });
 
@@ -302,8 +305,8 @@ describe.each(ENV_NAMES)('%s', (env) => {
       const names = [...resources(t.services, 'AWS::CloudWatch::Alarm'), ...resources(t.observability, 'AWS::CloudWatch::Alarm')]
         .map(([, a]) => a.Properties.AlarmName)
         .sort();
-      const perService = ['cpu', 'error-rate', 'latency-p99', 'running-below-desired', 'target-5xx', 'unhealthy-targets'];
-      const expected = [...['auth', 'task'].flatMap((s) => perService.map((a) => `${s}-${a}`)), 'db-connections', 'db-cpu'].map((n) => `task-management-${env}-${n}`);
+      const perService = ['cpu', 'error-rate', 'latency-p99', 'no-healthy-targets', 'running-below-desired', 'target-5xx', 'unhealthy-targets'];
+      const expected = [...['auth', 'task'].flatMap((s) => perService.map((a) => `${s}-${a}`)), 'elb-5xx', 'db-connections', 'db-cpu'].map((n) => `task-management-${env}-${n}`);
       expect(names).toEqual(expected.sort());
     });
 
@@ -355,7 +358,7 @@ test('the images are pinned by digest and pulled from their ECR repositories', (
     expect(JSON.stringify(d.Properties.ContainerDefinitions[0].Image)).toMatch(/task-management\/(auth|task)@sha256:[ab]{64}/);
   }
   const pulls = resources(t.services, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('ecr:BatchGetImage'));
-  expect(pulls).toHaveLength(2);
+  expect(pulls).toHaveLength(3); // auth, task and the migration task (auth's image)
 });
 
 test('the registry stack: one ECR repository per service, kept when the stack goes', () => {

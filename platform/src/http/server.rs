@@ -15,7 +15,7 @@
 //! - the connection cap: neither poem's `Server` nor hyper's `http1::Builder` bounds
 //!   connections; shedding the oldest silent one at the cap keeps silent sockets from locking
 //!   real clients out (`at_the_cap_the_oldest_silent_connection_is_shed_for_a_new_client` in
-//!   platform/tests/http_hardening.rs);
+//!   platform/tests/it/http_hardening.rs);
 //! - the drain window: poem's graceful shutdown waits the whole grace for a silent client;
 //! - the body deadline: hyper has no body read timeout (`limit_body` in the middleware).
 

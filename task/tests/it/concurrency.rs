@@ -2,7 +2,7 @@
 //! create, and what concurrent writers see, on SQLite and (with TEST_DATABASE_URL)
 //! PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -2,7 +2,7 @@
 //! tokens each of those ends, refused by auth at once; on SQLite and (with
 //! TEST_DATABASE_URL) PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{TestAuth, assert_envelope};
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! Rules that must hold for all inputs, checked over many generated cases against the
 //! running service.
 
-mod common;
+use crate::common;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::{EXPIRATION, TestAuth};

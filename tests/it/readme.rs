@@ -15,7 +15,7 @@ struct Step {
 }
 
 fn session() -> Vec<Step> {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let start = readme
         .find("<!-- readme-session")
         .expect("README marks its curl session");

@@ -3,7 +3,7 @@
 //! client cannot shift the count from the right and pick its own throttle key. On SQLite
 //! and (with TEST_DATABASE_URL) PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::TestAuth;
 use reqwest::header::HeaderValue;

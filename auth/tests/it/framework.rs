@@ -1,7 +1,7 @@
 //! The framework's own failures wear the same envelope as the handlers': bad JSON, wrong
 //! content type, unknown route, wrong method, oversized body. Plus request ids and CORS.
 
-mod common;
+use crate::common;
 
 use common::{TestAuth, assert_envelope};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //! contains the secret or any submitted string longer than a short excerpt. On SQLite and
 //! (with TEST_DATABASE_URL) PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::Stack;
 use proptest::{

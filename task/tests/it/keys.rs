@@ -1,7 +1,7 @@
 //! Token verification against the auth service's JWK Set: cached, refreshed on an unknown
 //! `kid`, kept when auth goes away, and 503 when there are no keys at all.
 
-mod common;
+use crate::common;
 
 use common::{Stack, key_settings, start_auth_on, start_task};
 use serde_json::json;

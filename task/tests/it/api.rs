@@ -1,7 +1,7 @@
 //! Every task endpoint and error path over HTTP to the running services, on SQLite and (with
 //! TEST_DATABASE_URL) PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{Stack, assert_envelope};
 use reqwest::Method;

@@ -1,5 +1,5 @@
 //! What the two deployments (the Copilot manifests in `copilot/`, the CDK app in `cdk/`) share:
-//! used by tests/copilot_manifests.rs and tests/cdk_matches_copilot.rs.
+//! used by tests/it/copilot_manifests.rs and tests/it/cdk_matches_copilot.rs.
 
 /// Variables a service reads that neither deployment hands it in the cloud, with the reason.
 pub const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[

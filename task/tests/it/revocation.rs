@@ -3,7 +3,7 @@
 //! asking auth; a live token is never refused. On SQLite and (with TEST_DATABASE_URL)
 //! PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::atomic::{AtomicUsize, Ordering},

@@ -5,7 +5,7 @@
 //! an unreadable `X-Request-Id` is replaced by a fresh one. On SQLite and (with
 //! TEST_DATABASE_URL) PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{Stack, assert_envelope};
 use reqwest::{

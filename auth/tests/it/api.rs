@@ -1,7 +1,7 @@
 //! Every auth endpoint, success and failure, over HTTP to the running service, on SQLite and
 //! (with TEST_DATABASE_URL) PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{TestAuth, assert_envelope};
 use sea_orm::{ConnectionTrait, Statement};

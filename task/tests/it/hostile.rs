@@ -3,7 +3,7 @@
 //! dropped connection), it is never a 5xx, and every error is the contract's envelope.
 //! Where the contract names the status, the case pins it.
 
-mod common;
+use crate::common;
 
 use common::Stack;
 use reqwest::Method;

@@ -20,8 +20,8 @@ const PLATFORMS: [&str; 2] = ["linux/x86_64", "linux/arm64"];
 const SERVICES: [(&str, &str); 2] = [("auth", "/auth"), ("task", "/tasks")];
 
 /// Variables a service reads that the manifests deliberately do not hand it in the cloud
-/// (shared with tests/cdk_matches_copilot.rs, which holds the CDK app to the same list).
-mod deploy;
+/// (shared with tests/it/cdk_matches_copilot.rs, which holds the CDK app to the same list).
+use crate::deploy;
 
 // --- the manifests, as far as this application uses them ------------------------------------
 

@@ -1,7 +1,7 @@
 //! Rules that must hold for all inputs, over many generated cases against the running
 //! services: isolation between users, faithful round trips, exact filtering and paging.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

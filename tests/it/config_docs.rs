@@ -90,11 +90,11 @@ fn the_readme_and_the_reference_list_exactly_what_the_binaries_read() {
         .collect();
     assert!(declared.is_subset(&read), "{declared:?} vs {read:?}");
 
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let documented = table_vars(readme, "## Configure");
     assert_eq!(documented, read, "README's configuration table vs --help");
 
-    let reference = include_str!("../docs/API.md");
+    let reference = include_str!("../../docs/API.md");
     let referenced = table_vars(reference, "## Configuration");
     let missing: Vec<_> = read.difference(&referenced).collect();
     assert!(
@@ -106,10 +106,10 @@ fn the_readme_and_the_reference_list_exactly_what_the_binaries_read() {
 #[test]
 fn each_setting_has_one_row() {
     for (doc, text, heading) in [
-        ("README.md", include_str!("../README.md"), "## Configure"),
+        ("README.md", include_str!("../../README.md"), "## Configure"),
         (
             "docs/API.md",
-            include_str!("../docs/API.md"),
+            include_str!("../../docs/API.md"),
             "## Configuration",
         ),
     ] {

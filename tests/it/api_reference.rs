@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-const REFERENCE: &str = include_str!("../docs/API.md");
+const REFERENCE: &str = include_str!("../../docs/API.md");
 
 fn spec(name: &str) -> Value {
     let path = format!("{}/openapi/{name}.json", env!("CARGO_MANIFEST_DIR"));

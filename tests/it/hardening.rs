@@ -2,7 +2,7 @@
 //! limits: a half-sent header and a silent client are closed, SIGTERM does not wait for a
 //! stalled upload, the security headers are there, and a bad DATABASE_URL is reported
 //! without its password. (The keep-alive idle limit, 75 s, is covered in-process in
-//! platform/tests/http_hardening.rs with short limits.)
+//! platform/tests/it/http_hardening.rs with short limits.)
 
 use std::{
     io::{Read, Write},
