@@ -7,17 +7,23 @@
 #      (flake.nix: the binary, fakeNss's passwd/group/nsswitch.conf and /var/empty,
 #      caCertificates' bundle, /data, /tmp): healthy, `healthcheck` exits 0 (and 1 against a
 #      dead port), auth registers and logs in a user (SQLite in /data, bcrypt, JWT), task
-#      accepts that token (auth's keys fetched over AUTH_SERVICE_URL), both exit 0 on SIGTERM;
+#      accepts that token (auth's keys fetched over AUTH_SERVICE_URL) and creates a task with
+#      it, both exit 0 on SIGTERM;
 #   3. with no bundle in the root and no SSL_CERT_FILE, auth stops with an error naming the CA
 #      roots. (SSL_CERT_FILE missing, empty or valid: tests/it/image_smoke.rs.)
 # Run as root (chroot). SKIP_BUILD=1 BIN_DIR=<dir> checks binaries built elsewhere, e.g. by
-# `nix build .#auth .#task`. The build honours CARGO_TARGET_DIR.
+# `nix build .#auth .#task`. The build honours CARGO_TARGET_DIR. TARGET names another musl
+# target's binaries; EMULATOR=<static qemu-user binary> runs them on a host of another
+# architecture: it is copied into each root as /emulator, the one file the image lacks
+# (.ci/arm64.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGET=x86_64-unknown-linux-musl
+TARGET=${TARGET:-x86_64-unknown-linux-musl}
 BIN_DIR=${BIN_DIR:-${CARGO_TARGET_DIR:-$PWD/target}/$TARGET/release}
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=.ci/user-flow.sh
+source .ci/user-flow.sh
 [ "$(id -u)" = 0 ] || fail "run as root: the smoke test uses chroot"
 
 missing=()
@@ -67,6 +73,7 @@ image_root() {
   local root=$WORK/$1${2:+-$2}
   mkdir -p "$root"/{bin,etc/ssl/certs,etc/pki/tls/certs,var/empty,data,tmp}
   install -m 0755 "$BIN_DIR/$1" "$root/bin/$1"
+  [ -z "${EMULATOR:-}" ] || install -m 0755 "$EMULATOR" "$root/emulator"
   printf 'root:x:0:0:root user:/var/empty:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/sh\n' >"$root/etc/passwd"
   printf 'root:x:0:\nnobody:x:65534:\n' >"$root/etc/group"
   echo 'hosts: files dns' >"$root/etc/nsswitch.conf"
@@ -88,7 +95,8 @@ in_root() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1"); shift; done
   [ $# -gt 0 ] && shift
   # shellcheck disable=SC2086 # LIMIT, when set, expands to two words
-  exec ${LIMIT:+timeout $LIMIT} env -i "${vars[@]}" "$CHROOT" --userspec=65534:65534 "$root" "/bin/$name" "$@"
+  exec ${LIMIT:+timeout $LIMIT} env -i "${vars[@]}" "$CHROOT" --userspec=65534:65534 "$root" \
+    ${EMULATOR:+/emulator} "/bin/$name" "$@"
 }
 
 IMAGE_ENV=(SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt APP_ENV=development LOG_FORMAT=json)
@@ -121,19 +129,10 @@ done
 if (LIMIT=15 in_root "$WORK/auth" auth "PORT=$(port)" -- healthcheck 2>/dev/null); then fail "healthcheck of a dead port exited 0"; fi
 echo "both healthy; healthcheck exits 0, and non-zero against a dead port"
 
-user="smoke_$RANDOM$RANDOM"
-curl -sf -H 'Content-Type: application/json' -o /dev/null "http://127.0.0.1:$AUTH_PORT/auth/register" \
-  -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"correct-horse-battery\"}" ||
-  fail "register"
-token=$(curl -sf -H 'Content-Type: application/json' "http://127.0.0.1:$AUTH_PORT/auth/login" \
-  -d "{\"username\":\"$user\",\"password\":\"correct-horse-battery\"}" | jq -er .token) || fail "login"
-count=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$TASK_PORT/tasks" | jq -er .count) ||
-  fail "task did not accept auth's token"
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TASK_PORT/tasks")
-if [ "$count" != 0 ] || [ "$code" != 401 ]; then fail "GET /tasks: count $count with a token, $code without"; fi
+user_flow "http://127.0.0.1:$AUTH_PORT" "http://127.0.0.1:$TASK_PORT"
 db=$WORK/auth/data/task-management.db
 [ "$(stat -c %u:%g "$db")" = 65534:65534 ] || fail "$db is not owned by 65534"
-echo "register, login, task accepts the token (401 without); SQLite in /data owned by 65534"
+echo "register, login, task accepts the token: a task created and listed (401 without); SQLite in /data owned by 65534"
 
 for pid in "${PIDS[@]}"; do kill -TERM "$pid"; done
 for pid in "${PIDS[@]}"; do

@@ -1,4 +1,5 @@
-// Every rule of issue 16, asserted on the synthesized templates of dev, test and prod.
+// Every deployment rule (docs/deploy.md, "What it creates"), asserted on the synthesized
+// templates of dev, test and prod.
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV_NAMES, ENVIRONMENTS, SERVICE_DEFAULTS, plainEnvironment } from '../lib/config';
 import { build, resources, refId } from './helpers';

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
-// musl's own allocator (the static build's default) served half the requests/s of glibc's on
-// the path every request takes; bench/changes-tried.md has the A/B.
+// musl's own allocator (the static build's default) is far slower than glibc's on the path
+// every request takes (docs/benchmarks.md, "Allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

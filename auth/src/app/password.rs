@@ -21,7 +21,7 @@ pub struct Hasher {
     cost: u32,
     /// Verified against when the user does not exist, so that an unknown username costs the
     /// same time as a wrong password. Made on first need, not at start-up: one hash at cost 10
-    /// is most of a cold start's time (85 -> 16 ms measured by the bench harness).
+    /// is most of a cold start's time (docs/benchmarks.md, "Start-up").
     dummy_hash: Arc<OnceCell<String>>,
     pool: Arc<Pool>,
 }

@@ -1,7 +1,8 @@
 //! A failure repeated across requests, logged once per interval with a count.
 //!
-//! In an outage every request fails the same way. Each request's access line carries its
-//! cause; this adds the outage's course: one line when it starts (with the first cause),
+//! In an outage every request fails the same way, and a line (or three) per request fills the
+//! disk under load (docs/benchmarks.md, "Outage logging"). Each request's access line carries
+//! its cause; this adds the outage's course: one line when it starts (with the first cause),
 //! then one summary per [`INTERVAL`] while it goes on: "database unavailable: 12345 requests
 //! failed in the last 10 s". An outage of any length writes one line per request plus one
 //! per interval.

@@ -3,11 +3,8 @@
 //! sqlx tests every connection given back to its pool with a round trip to the server (a
 //! `Sync` answered by `ReadyForQuery`), and sqlx 0.9 has no setting to skip it. sea-orm
 //! checks a connection out for each statement and gives it back after, so every statement
-//! cost two round trips and its connection was held for both. Measured by hand when this
-//! came in (issue 11's closing note; commit f6790f3): `wrk -t2 -c64` on `GET /tasks?limit=20`
-//! against one database, old and new binaries side by side, went from 4.3–4.9k to 5.5–6.3k
-//! req/s and from 195–218 to 138–164 µs of task CPU per request. bench/RESULTS.md does not
-//! isolate this change.
+//! cost two round trips and its connection was held for both. Parking saves one of them and
+//! measurably less task CPU per request: docs/benchmarks.md, "Parked connections".
 //!
 //! Here a connection whose statements all ran to completion is parked instead of given back,
 //! and the next statement takes it from the parking lot. What sqlx's test is for stays
@@ -101,7 +98,7 @@ impl Sessions {
             None => {
                 // With the permit held, the pool has room: every other checkout of ours
                 // holds a permit too, and nothing is parked.
-                // Boxed: sqlx's checkout future (~14 KiB, it may open a connection) would
+                // Boxed: sqlx's checkout future (large: it may open a connection) would
                 // otherwise be part of every request's future, also while it only waits for a
                 // permit above (docs/benchmarks.md, "Memory").
                 let conn = Box::pin(self.pool.acquire()).await.map_err(acquire_error)?;

@@ -2,8 +2,8 @@
 //!
 //! poem-openapi's own `Json<T>` first builds a `serde_json::Value` tree of the whole body (a
 //! map and a `String` per key and per value) and then serialises that tree. For a page of
-//! tasks that is a few hundred allocations per request, the largest single cost of
-//! `GET /tasks` after the database (measured with perf; see bench/RESULTS.md). [`Json`]
+//! tasks that is an allocation per key and per value, the largest single cost of
+//! `GET /tasks` after the database in a profile (docs/benchmarks.md, "JSON bodies"). [`Json`]
 //! keeps poem-openapi's schema (the spec is unchanged) and serialises `T` with its
 //! `serde::Serialize` impl instead, so a type using it must serialise exactly as its
 //! `ToJSON` does; `testkit::json::assert_same_json` is the check its tests make.

@@ -73,7 +73,8 @@ impl TryFrom<Model> for Task {
 const COLUMNS: usize = 10;
 
 /// Decodes a selected `tasks` row by position. sea-orm's derived decoder looks every column
-/// up by name in every row; on the read path that was measurable (bench/RESULTS.md).
+/// up by name in every row; on the read path that was measurable (docs/benchmarks.md,
+/// "Row decoding").
 fn model_at(row: &QueryResult) -> Result<Model, DbErr> {
     Ok(Model {
         id: row.try_get_by_index(0)?,
