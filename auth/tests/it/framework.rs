@@ -209,7 +209,7 @@ async fn committed_spec_matches_the_code() {
         (
             "/auth/register",
             "post",
-            vec!["400", "409", "413", "415", "500", "503"],
+            vec!["400", "409", "413", "415", "429", "500", "503"],
         ),
         (
             "/auth/login",

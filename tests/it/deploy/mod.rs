@@ -10,6 +10,9 @@ pub const NOT_HANDED_IN_THE_CLOUD: &[(&str, &str)] = &[
     ("CORS_ALLOWED_ORIGINS", "no browser origin yet"),
     ("TASK_QUOTA_PER_USER", "the default applies"),
     ("TASK_WRITES_PER_USER_PER_SEC", "the default applies"),
+    ("REGISTER_PER_ADDRESS_PER_HOUR", "the default applies"),
+    ("HASH_CONCURRENCY", "the default applies"),
+    ("HASH_QUEUE", "the default applies"),
     (
         "SSL_CERT_FILE",
         "the image sets it (flake.nix), not the manifest",
