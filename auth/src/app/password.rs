@@ -177,4 +177,12 @@ mod tests {
         );
         assert_eq!(h.pool.waiting.load(Ordering::SeqCst), 0);
     }
+
+    #[tokio::test]
+    async fn without_a_queue_a_free_slot_still_hashes() {
+        let h = hasher(1, 0);
+        let password = Password::parse("password1".into()).unwrap();
+        assert!(h.hash(&password).await.unwrap().starts_with("$2b$"));
+        assert_eq!(h.pool.waiting.load(Ordering::SeqCst), 0);
+    }
 }
