@@ -54,13 +54,10 @@ impl ServiceProcess {
             .env("PORT", port.to_string())
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
-            // Every test client is 127.0.0.1 and a load is a few users: the per-address
-            // registration limit, the short hashing queue and the per-user write rate are
-            // tested where they are meant to bite (auth/tests/it/limits.rs,
-            // task/tests/it/lists.rs).
+            // Every test client is 127.0.0.1: the per-address registration limit and the
+            // short hashing queue are tested where they are meant to bite (auth/tests/it/limits.rs).
             .env("REGISTER_PER_ADDRESS_PER_HOUR", "1000000")
             .env("HASH_QUEUE", "4096")
-            .env("TASK_WRITES_PER_USER_PER_SEC", "0")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(dir)
             .stdin(Stdio::null())
