@@ -93,7 +93,7 @@ fn main() -> ExitCode {
         match command {
             Command::Up => up(settings, common).await,
             Command::Router { auth, task } => router_only(common.port, auth, task).await,
-            Command::Migrate => platform::process::startup::migrate(&common).await,
+            Command::Migrate => platform::startup::migrate(&common).await,
         }
     });
     match result {

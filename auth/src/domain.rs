@@ -169,9 +169,9 @@ pub struct User {
 /// `iat` at or after the cut-off, read together with the hash it was issued for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TokenEpoch {
-    /// Tokens issued before this were ended.
+    /// Tokens issued before this were revoked.
     pub valid_after: Option<DateTime<Utc>>,
-    /// Tokens carrying a lower generation were ended.
+    /// Tokens carrying a lower generation were revoked.
     pub generation: i64,
 }
 

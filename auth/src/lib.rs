@@ -6,7 +6,7 @@
 //! - `http` — routes, request/response bodies (`schema`, converted into domain types with
 //!   `TryFrom`), the bearer-token scheme (`caller`), errors as the envelope (`error`);
 //! - `app` — the operations (`register`, `login`, the caller's own `accounts`), token
-//!   issuing (`tokens`, signed by `signing_keys`) and ending (`ending_tokens`), password
+//!   issuing (`tokens`, signed by `signing_keys`) and `revocation`, password
 //!   hashing (`password`), the login `throttle`, and the `state` they share;
 //! - `domain` — users and parsed input, plain values that depend on nothing above;
 //! - `storage` — the tables (`users`, with `accounts`' queries on it, and

@@ -15,7 +15,7 @@ use auth::{
     http, startup,
 };
 use clap::{Parser, Subcommand};
-use platform::process::startup::{ServiceCommand, run_migrate, run_service};
+use platform::startup::{ServiceCommand, run_migrate, run_service};
 
 /// The auth service of the task-management API.
 ///

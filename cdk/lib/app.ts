@@ -4,14 +4,14 @@
 // error, so `cdk synth` fails.
 import { App, Environment, Stack, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { APP } from './config';
+import { APP, ecsClusterName } from './config';
 import { DeployInput } from './context';
 import { DatabaseStack } from './database-stack';
 import { NetworkStack } from './network-stack';
 import { ObservabilityStack } from './observability-stack';
 import { RegistryStack } from './registry-stack';
 import { SecretsStack } from './secrets-stack';
-import { ServicesStack, ecsClusterName } from './services-stack';
+import { ServicesStack } from './services-stack';
 
 export interface TaskManagementStacks {
   readonly network: NetworkStack;

@@ -1,7 +1,11 @@
-// What differs between environments, and what every environment shares.
+// What differs between environments, and what every environment shares: the settings, and the
+// names and constants more than one stack uses (each stack imports them from here, never from
+// another stack).
 //
 // The shared service settings mirror the Copilot manifests (copilot/<svc>/manifest.yml); the
 // Rust test tests/it/cdk_matches_copilot.rs compares the synthesized templates with them.
+
+import { Aws } from 'aws-cdk-lib';
 
 export const APP = 'task-management';
 
@@ -114,7 +118,11 @@ export const SERVICE_DEFAULTS = {
   scaleInCooldownSecs: 300,
   /** Drain, then SIGTERM; the service's SHUTDOWN_TIMEOUT_SECS (20) fits inside. */
   deregistrationDelaySecs: 30,
+  /** How long ECS waits after SIGTERM before it kills a container. */
+  stopTimeoutSecs: 30,
   healthCheckGracePeriodSecs: 30,
+  /** TTL of the service-discovery A records (auth's, which task resolves). */
+  discoveryTtlSecs: 10,
   targetHealthCheck: {
     intervalSecs: 30,
     timeoutSecs: 5,
@@ -167,3 +175,40 @@ export function plainEnvironment(service: ServiceName): Record<string, string> {
 export function resourceName(env: EnvName, suffix: string): string {
   return `${APP}-${env}-${suffix}`;
 }
+
+/** The ECS cluster's fixed name (the dashboard searches by it). */
+export function ecsClusterName(env: string): string {
+  return `${APP}-${env}`;
+}
+
+/** The Cloud Map namespace: auth is `auth.<namespace>`, as Copilot names it. */
+export function namespaceName(env: string): string {
+  return `${env}.${APP}.local`;
+}
+
+/**
+ * The task role name of service `svc`: fixed, so that the key's resource policy can name it
+ * before the role exists, and region-qualified, since IAM names are global to the account and
+ * the same environment may be deployed to a second region.
+ */
+export function taskRoleName(env: string, svc: string): string {
+  return resourceName(env as EnvName, `${Aws.REGION}-${svc}-task-role`);
+}
+
+/** The database cluster's fixed identifier (the alarms and the dashboard name it). */
+export function dbClusterIdentifier(env: string): string {
+  return resourceName(env as EnvName, 'db');
+}
+
+/** The name both database secrets start with: `…/database` (owner) and `…/database-app`. */
+export function DB_SECRET_NAME_PREFIX(env: string): string {
+  return `task-management/${env}/database`;
+}
+
+/** The application role the services connect as (lambda/migration/app-role.sql creates it). */
+export const APP_ROLE = 'taskapp';
+export const DATABASE_NAME = 'taskmanagement';
+
+/** The namespace and dimension of the services' Embedded Metric Format lines (platform/src/process/metrics.rs). */
+export const EMF_NAMESPACE = 'TaskManagement';
+export const EMF_DIMENSION = 'Service';

@@ -12,7 +12,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
-import { EnvConfig, SERVICE_DEFAULTS, resourceName } from './config';
+import { APP_ROLE, DATABASE_NAME, DB_SECRET_NAME_PREFIX, EnvConfig, SERVICE_DEFAULTS, dbClusterIdentifier, resourceName } from './config';
 
 export interface DatabaseStackProps extends StackProps {
   readonly config: EnvConfig;
@@ -23,20 +23,6 @@ export interface DatabaseStackProps extends StackProps {
 
 /** Characters kept out of the generated passwords (they would need escaping in a URL or in SQL). */
 const EXCLUDE = '"@/\\:;+%?&=#`{}[]<>|~\' $';
-
-/** The cluster's fixed identifier (the alarms and the dashboard name it). */
-export function dbClusterIdentifier(env: string): string {
-  return resourceName(env as EnvConfig['name'], 'db');
-}
-
-/** The name both database secrets start with: `…/database` (owner) and `…/database-app`. */
-export function DB_SECRET_NAME_PREFIX(env: string): string {
-  return `task-management/${env}/database`;
-}
-
-/** The application role the services connect as (lambda/migration/app-role.sql creates it). */
-export const APP_ROLE = 'taskapp';
-export const DATABASE_NAME = 'taskmanagement';
 
 export class DatabaseStack extends Stack {
   readonly cluster: rds.DatabaseCluster;

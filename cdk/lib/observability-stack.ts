@@ -11,12 +11,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
-import { EnvConfig, SERVICE_DEFAULTS, SERVICES, resourceName } from './config';
-import { DB_SECRET_NAME_PREFIX, dbClusterIdentifier } from './database-stack';
-
-/** The namespace and dimension of the services' Embedded Metric Format lines (platform/src/metrics.rs). */
-export const EMF_NAMESPACE = 'TaskManagement';
-export const EMF_DIMENSION = 'Service';
+import { DB_SECRET_NAME_PREFIX, EMF_DIMENSION, EMF_NAMESPACE, EnvConfig, SERVICE_DEFAULTS, SERVICES, dbClusterIdentifier, resourceName } from './config';
 
 export interface ObservabilityStackProps extends StackProps {
   readonly config: EnvConfig;

@@ -9,24 +9,15 @@
 //
 // Read access: only auth's task role (services stack, fixed role name) gets GetSecretValue; the
 // resource policy below denies it to every other principal, as copilot's jwt-signing-key.yml does.
-import { ArnFormat, Aws, CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
-import { EnvConfig, resourceName } from './config';
+import { EnvConfig, taskRoleName } from './config';
 
 export interface SecretsStackProps extends StackProps {
   readonly config: EnvConfig;
-}
-
-/**
- * The task role name of service `svc`: fixed, so that the key's resource policy can name it
- * before the role exists, and region-qualified, since IAM names are global to the account and
- * the same environment may be deployed to a second region.
- */
-export function taskRoleName(env: string, svc: string): string {
-  return resourceName(env as EnvConfig['name'], `${Aws.REGION}-${svc}-task-role`);
 }
 
 export class SecretsStack extends Stack {

@@ -1,5 +1,5 @@
-// The ECS cluster, the load balancer, service discovery, the auth and task services and their
-// alarms (copilot/<svc>/manifest.yml and copilot/<svc>/addons/{alarms,iam}.yml).
+// The ECS cluster, the load balancer, service discovery, the migration step, and the auth and
+// task services, one ApiService each (api-service.ts).
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -7,7 +7,6 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -16,12 +15,9 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { FactName } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
-import { APP, Arch, EnvConfig, SERVICE_DEFAULTS, SERVICES, ServiceName, ServiceSpec, plainEnvironment, resourceName } from './config';
-import { EMF_DIMENSION, EMF_NAMESPACE } from './observability-stack';
-import { containerImage } from './images';
-import { taskRoleName } from './secrets-stack';
+import { APP_ROLE, Arch, DATABASE_NAME, EnvConfig, SERVICE_DEFAULTS, SERVICES, ServiceName, dbClusterIdentifier, ecsClusterName, namespaceName, resourceName } from './config';
+import { ApiService } from './api-service';
 import { Migration } from './migration';
-import { APP_ROLE, DATABASE_NAME, dbClusterIdentifier } from './database-stack';
 
 /** Days the prod load balancer's access logs are kept. */
 const ACCESS_LOG_DAYS = 90;
@@ -45,16 +41,6 @@ export interface ServicesStackProps extends StackProps {
   readonly domain?: string;
   /** A WAF web ACL in front of the load balancer. */
   readonly waf: boolean;
-}
-
-/** The ECS cluster's fixed name (the dashboard searches by it). */
-export function ecsClusterName(env: string): string {
-  return `${APP}-${env}`;
-}
-
-/** The Cloud Map namespace: auth is `auth.<namespace>`, as Copilot names it. */
-export function namespaceName(env: string): string {
-  return `${env}.${APP}.local`;
 }
 
 export class ServicesStack extends Stack {
@@ -171,158 +157,27 @@ export class ServicesStack extends Stack {
       task: { AUTH_SERVICE_URL: `http://auth.${namespaceName(env)}:${d.containerPort}` },
     };
 
+    // A service changes only after this deployment's migration task exited 0.
+    const dependsOn = [this.migration.resource, capacityProviders, elb5xx];
     for (const spec of SERVICES) {
       const svc = spec.name;
-      const name = (s: string) => resourceName(env, `${svc}-${s}`);
-
-      const taskRole = new iam.Role(this, `${svc}TaskRole`, {
-        roleName: taskRoleName(env, svc),
-        assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-        description: `Task role of the ${svc} service: reads its own secrets and nothing else`,
-      });
-      const secrets = secretsOf[svc];
-      taskRole.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'ReadOwnSecrets',
-          actions: ['secretsmanager:GetSecretValue'],
-          resources: Object.values(secrets).map((s) => s.secretArn),
-        }),
-      );
-
-      const taskDefinition = new ecs.FargateTaskDefinition(this, `${svc}TaskDefinition`, {
-        family: resourceName(env, svc),
-        cpu: config.sizes[svc].cpu,
-        memoryLimitMiB: config.sizes[svc].memoryMiB,
-        taskRole,
-        runtimePlatform: {
-          operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-          cpuArchitecture: props.arch === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
-        },
-      });
-      const logGroup = new logs.LogGroup(this, `${svc}LogGroup`, {
-        logGroupName: `/ecs/${APP}-${env}-${svc}`,
-        retention: config.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      const hc = d.containerHealthCheck;
-      taskDefinition.addContainer(svc, {
-        containerName: svc,
-        image: containerImage(this, `${svc}Repository`, props.images[svc]),
-        portMappings: [{ containerPort: d.containerPort, protocol: ecs.Protocol.TCP, name: 'http' }],
-        user: d.user,
-        readonlyRootFilesystem: true,
-        essential: true,
-        // The scratch image has no shell: exec form, the binary's own probe (flake.nix: /bin/<svc>).
-        healthCheck: {
-          command: ['CMD', `/bin/${svc}`, 'healthcheck'],
-          interval: Duration.seconds(hc.intervalSecs),
-          timeout: Duration.seconds(hc.timeoutSecs),
-          retries: hc.retries,
-          startPeriod: Duration.seconds(hc.startPeriodSecs),
-        },
-        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: svc }),
-        // Secrets Manager ARNs, not secret values: the binary reads them with the AWS SDK at run
-        // time (and re-reads the database secret after a rotation), so no ECS `secrets`.
-        environment: {
-          ...plainEnvironment(svc),
-          ...extraEnv[svc],
-          ...Object.fromEntries(Object.entries(secrets).map(([k, s]) => [k, s.secretArn])),
-        },
-        stopTimeout: Duration.seconds(30),
-      });
-
-      const capacity = config.capacity;
-      const service = new ecs.FargateService(this, `${svc}Service`, {
-        cluster: this.cluster,
-        taskDefinition,
-        desiredCount: d.desiredCount,
-        minHealthyPercent: 100,
-        maxHealthyPercent: 200,
-        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        assignPublicIp: false,
-        securityGroups: [props.serviceSgs[svc]],
-        healthCheckGracePeriod: Duration.seconds(d.healthCheckGracePeriodSecs),
-        circuitBreaker: { enable: true, rollback: true },
-        deploymentAlarms: {
-          alarmNames: [name('target-5xx'), name('error-rate'), resourceName(env, 'elb-5xx')],
-          behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
-        },
-        capacityProviderStrategies: [
-          { capacityProvider: 'FARGATE', base: capacity.onDemandBase, weight: capacity.onDemandWeight },
-          ...(capacity.spotWeight > 0 ? [{ capacityProvider: 'FARGATE_SPOT', weight: capacity.spotWeight }] : []),
-        ],
-        enableExecuteCommand: false,
-        propagateTags: ecs.PropagatedTagSource.SERVICE,
-        cloudMapOptions:
-          svc === 'auth'
-            ? {
-                name: 'auth',
-                cloudMapNamespace: namespace,
-                dnsRecordType: servicediscovery.DnsRecordType.A,
-                dnsTtl: Duration.seconds(10),
-              }
-            : undefined,
-      });
-      this.services[svc] = service;
-      // A service changes only after this deployment's migration task exited 0.
-      service.node.addDependency(this.migration.resource);
-      service.node.addDependency(capacityProviders);
-      service.node.addDependency(elb5xx);
-
-      const targetGroup = new elbv2.ApplicationTargetGroup(this, `${svc}TargetGroup`, {
+      const api = new ApiService(this, svc, {
+        config,
+        spec,
+        image: props.images[svc],
+        arch: props.arch,
         vpc: props.vpc,
-        targetType: elbv2.TargetType.IP,
-        port: d.containerPort,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        deregistrationDelay: Duration.seconds(d.deregistrationDelaySecs),
-        healthCheck: {
-          path: spec.healthPath,
-          protocol: elbv2.Protocol.HTTP,
-          interval: Duration.seconds(d.targetHealthCheck.intervalSecs),
-          timeout: Duration.seconds(d.targetHealthCheck.timeoutSecs),
-          healthyThresholdCount: d.targetHealthCheck.healthyThreshold,
-          unhealthyThresholdCount: d.targetHealthCheck.unhealthyThreshold,
-          healthyHttpCodes: d.targetHealthCheck.healthyHttpCodes,
-        },
+        cluster: this.cluster,
+        securityGroup: props.serviceSgs[svc],
+        secrets: secretsOf[svc],
+        environment: extraEnv[svc],
+        discovery: svc === 'auth' ? { name: 'auth', namespace } : undefined,
+        listener,
+        alarmTopic,
+        rollbackAlarmNames: [resourceName(env, 'elb-5xx')],
+        dependsOn,
       });
-      targetGroup.addTarget(service.loadBalancerTarget({ containerName: svc, containerPort: d.containerPort }));
-      listener.addTargetGroups(svc, {
-        priority: spec.listenerPriority,
-        conditions: [elbv2.ListenerCondition.pathPatterns([spec.path, `${spec.path}/*`])],
-        targetGroups: [targetGroup],
-      });
-
-      const scaling = service.autoScaleTaskCount({ minCapacity: d.minCapacity, maxCapacity: d.maxCapacity });
-      scaling.scaleOnCpuUtilization('Cpu', {
-        targetUtilizationPercent: d.cpuTargetPercent,
-        scaleOutCooldown: Duration.seconds(d.scaleOutCooldownSecs),
-        scaleInCooldown: Duration.seconds(d.scaleInCooldownSecs),
-      });
-      scaling.scaleOnMemoryUtilization('Memory', {
-        targetUtilizationPercent: d.memoryTargetPercent,
-        scaleOutCooldown: Duration.seconds(d.scaleOutCooldownSecs),
-        scaleInCooldown: Duration.seconds(d.scaleInCooldownSecs),
-      });
-
-      // The two rollback alarms exist before the service that names them.
-      for (const alarm of this.addAlarms(spec, targetGroup, service, alarmTopic)) service.node.addDependency(alarm);
-
-      acknowledge(taskDefinition,
-        {
-          id: 'AwsSolutions-ECS2',
-          reason:
-            'The environment holds only non-secret settings and the ARNs of the Secrets Manager secrets; the binaries read the secret values at run time with the AWS SDK (and re-read the database secret after a rotation), which ECS `secrets` injection cannot do.',
-        }
-    );
-      acknowledge(taskDefinition,
-          {
-            id: 'AwsSolutions-IAM5[Resource::*]',
-            reason:
-              'The CDK-generated execution role: ecr:GetAuthorizationToken has no resource-level permissions (Resource "*"); the log and image permissions are scoped to this log group and repository.',
-          }
-    );
-
-      new CfnOutput(this, `${svc}ServiceName`, { value: service.serviceName, description: `ECS service name of ${svc}` });
+      this.services[svc] = api.service;
     }
 
     // --- outputs -------------------------------------------------------------------------
@@ -334,115 +189,6 @@ export class ServicesStack extends Stack {
     });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'NamespaceName', { value: namespace.namespaceName, description: 'Cloud Map namespace (auth is auth.<namespace>)' });
-  }
-
-  /** copilot/<svc>/addons/alarms.yml, plus running tasks and p99 latency; all to the topic. */
-  /** Returns the deployment (rollback) alarms. */
-  private addAlarms(spec: ServiceSpec, targetGroup: elbv2.ApplicationTargetGroup, service: ecs.FargateService, topic: sns.ITopic): cloudwatch.Alarm[] {
-    const svc = spec.name;
-    const name = (s: string) => resourceName(this.envName, `${svc}-${s}`);
-    const m = targetGroup.metrics;
-    const fiveMin = Duration.minutes(5);
-    const oneMin = Duration.minutes(1);
-    const gt = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
-    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
-    const errors = m.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: fiveMin, statistic: 'Sum' });
-    const alarms: cloudwatch.Alarm[] = [
-      new cloudwatch.Alarm(this, `${svc}Target5xxAlarm`, {
-        alarmName: name('target-5xx'),
-        alarmDescription: `More than 10 target 5XX responses of ${svc} in 5 minutes (rolls a deployment back)`,
-        metric: errors,
-        threshold: 10,
-        comparisonOperator: gt,
-        evaluationPeriods: 1,
-        treatMissingData: notBreaching,
-      }),
-      new cloudwatch.Alarm(this, `${svc}ErrorRateAlarm`, {
-        alarmName: name('error-rate'),
-        alarmDescription: `More than 5 % of ${svc} requests answered 5XX over 5 minutes (rolls a deployment back)`,
-        metric: new cloudwatch.MathExpression({
-          expression: 'IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)',
-          usingMetrics: { errors, requests: m.requestCount({ period: fiveMin, statistic: 'Sum' }) },
-          label: '5XX percentage',
-          period: fiveMin,
-        }),
-        threshold: 5,
-        comparisonOperator: gt,
-        evaluationPeriods: 1,
-        treatMissingData: notBreaching,
-      }),
-      new cloudwatch.Alarm(this, `${svc}UnhealthyTargetsAlarm`, {
-        alarmName: name('unhealthy-targets'),
-        alarmDescription: `At least one unhealthy ${svc} target for 2 minutes`,
-        metric: m.unhealthyHostCount({ period: oneMin, statistic: 'Maximum' }),
-        threshold: 0,
-        comparisonOperator: gt,
-        evaluationPeriods: 2,
-        datapointsToAlarm: 2,
-        treatMissingData: notBreaching,
-      }),
-      new cloudwatch.Alarm(this, `${svc}NoHealthyTargetsAlarm`, {
-        alarmName: name('no-healthy-targets'),
-        alarmDescription: `No healthy ${svc} target for 2 minutes: the load balancer answers its requests 503 itself`,
-        metric: m.healthyHostCount({ period: oneMin, statistic: 'Minimum' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 2,
-        datapointsToAlarm: 2,
-        // No data points: no target registered at all, the case this alarm is for.
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      }),
-      new cloudwatch.Alarm(this, `${svc}CpuAlarm`, {
-        alarmName: name('cpu'),
-        alarmDescription: `CPU of ${svc} above 80 % of its reservation for 3 minutes`,
-        metric: service.metricCpuUtilization({ period: oneMin, statistic: 'Average' }),
-        threshold: 80,
-        comparisonOperator: gt,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 3,
-        treatMissingData: cloudwatch.TreatMissingData.MISSING,
-      }),
-      new cloudwatch.Alarm(this, `${svc}RunningTasksAlarm`, {
-        alarmName: name('running-below-desired'),
-        alarmDescription: `Fewer ${svc} tasks running than desired for 5 minutes (Container Insights)`,
-        metric: new cloudwatch.MathExpression({
-          expression: 'desired - running',
-          usingMetrics: {
-            desired: this.insights('DesiredTaskCount', service, oneMin),
-            running: this.insights('RunningTaskCount', service, oneMin),
-          },
-          label: 'tasks missing',
-          period: oneMin,
-        }),
-        threshold: 0,
-        comparisonOperator: gt,
-        evaluationPeriods: 5,
-        datapointsToAlarm: 5,
-        treatMissingData: cloudwatch.TreatMissingData.MISSING,
-      }),
-      new cloudwatch.Alarm(this, `${svc}LatencyP99Alarm`, {
-        alarmName: name('latency-p99'),
-        alarmDescription: `p99 latency of ${svc} above 1000 ms for 5 minutes (the services' EMF Latency metric)`,
-        metric: new cloudwatch.Metric({
-          namespace: EMF_NAMESPACE,
-          metricName: 'Latency',
-          dimensionsMap: { [EMF_DIMENSION]: svc },
-          statistic: 'p99',
-          period: oneMin,
-        }),
-        threshold: 1000,
-        comparisonOperator: gt,
-        evaluationPeriods: 5,
-        datapointsToAlarm: 5,
-        treatMissingData: notBreaching,
-      }),
-    ];
-    const notify = new actions.SnsAction(topic);
-    for (const alarm of alarms) {
-      alarm.addAlarmAction(notify);
-      alarm.addOkAction(notify);
-    }
-    return alarms.slice(0, 2);
   }
 
   private addElb5xxAlarm(topic: sns.ITopic): cloudwatch.Alarm {
@@ -546,15 +292,5 @@ export class ServicesStack extends Stack {
       ],
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.loadBalancer.loadBalancerArn, webAclArn: acl.attrArn });
-  }
-
-  private insights(metricName: string, service: ecs.FargateService, period: Duration): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'ECS/ContainerInsights',
-      metricName,
-      dimensionsMap: { ClusterName: this.cluster.clusterName, ServiceName: service.serviceName },
-      statistic: 'Average',
-      period,
-    });
   }
 }

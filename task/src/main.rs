@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use musl_memcpy as _;
 
 use clap::Parser;
-use platform::process::startup::{ServiceCommand, run_migrate, run_service};
+use platform::startup::{ServiceCommand, run_migrate, run_service};
 use task::{
     config::{TaskArgs, TaskConfig},
     http, startup,

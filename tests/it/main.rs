@@ -16,6 +16,7 @@ mod e2e;
 mod hardening;
 mod http_layer;
 mod image_smoke;
+mod layering;
 mod readme;
 mod rehearsal;
 mod shutdown;

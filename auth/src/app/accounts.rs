@@ -1,4 +1,4 @@
-//! The caller's own account: read it, change its password (which ends every other token),
+//! The caller's own account: read it, change its password (which revokes every other token),
 //! delete it (with all its tasks). Changes are confirmed with the current password, which
 //! is throttled like a login.
 
@@ -22,7 +22,7 @@ impl State {
             .ok_or_else(|| TokenError::Revoked.into())
     }
 
-    /// Sets a new password and ends every token issued before it; answers a new token.
+    /// Sets a new password and revokes every token issued before it; answers a new token.
     pub async fn change_password(
         &self,
         user_id: i64,
@@ -33,7 +33,7 @@ impl State {
             .confirm_password(user_id, &change.current, addr)
             .await?;
         let hash = self.hasher.hash(&change.new).await?;
-        let epoch = self.end_all_tokens(user_id, Some(&hash)).await?;
+        let epoch = self.revoke_all_tokens(user_id, Some(&hash)).await?;
         let user = User {
             epoch,
             ..stored.user

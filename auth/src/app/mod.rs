@@ -2,11 +2,11 @@
 //! over the domain types and the user store. Knows nothing of HTTP.
 
 pub mod accounts;
-pub mod ending_tokens;
 pub mod error;
 pub mod login;
 pub mod password;
 pub mod register;
+pub mod revocation;
 pub mod signing_keys;
 pub mod state;
 pub mod throttle;

@@ -52,7 +52,7 @@ impl Tokens {
             aud: self.settings.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
             // Read with the hash the password was checked against: a change committed after
-            // that read has a higher generation and ends this token.
+            // that read has a higher generation and revokes this token.
             generation: Some(user.epoch.generation),
         };
         let token = self

@@ -105,7 +105,7 @@ impl AuthApi {
 
     /// Validate an access token
     ///
-    /// A token ended by logout, a password change or account deletion is answered with
+    /// A token revoked by logout, a password change or account deletion is answered with
     /// 401 "Token has been revoked".
     #[oai(
         path = "/validate",
@@ -191,11 +191,11 @@ impl AuthApi {
         Ok(Json(Message::new("Account deleted successfully")))
     }
 
-    /// Log out: end this token, or with `all=true` every token of the caller
+    /// Log out: revoke this token, or with `all=true` every token of the caller
     ///
-    /// An ended token is refused by auth at once and by the task service within 30 s. A user
+    /// A revoked token is refused by auth at once and by the task service within 30 s. A user
     /// who already has 1000 logged-out tokens that have not expired yet has every token
-    /// ended by the next logout (as with `all=true`), so logouts cannot grow without bound.
+    /// revoked by the next logout (as with `all=true`), so logouts cannot grow without bound.
     #[oai(
         path = "/logout",
         method = "post",
@@ -206,7 +206,7 @@ impl AuthApi {
         &self,
         state: Data<&Arc<State>>,
         caller: Caller,
-        /// `true`: end every token of the caller, not only this one.
+        /// `true`: revoke every token of the caller, not only this one.
         all: Query<Option<bool>>,
     ) -> Result<Json<Message>, { BEARER | BAD_REQUEST }> {
         if all.0.unwrap_or(false) {

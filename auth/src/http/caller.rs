@@ -1,5 +1,5 @@
 //! Who is calling: the bearer-token security scheme, whose checker verifies the token (its
-//! signature, then in the database whether it has been ended) so that a handler taking a
+//! signature, then in the database whether it has been revoked) so that a handler taking a
 //! [`Caller`] only ever runs for a valid one.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use token_contract::jwt::Claims;
 use crate::app::State;
 
 /// The access token from `POST /auth/login` (the `token` field). Paste the token alone:
-/// Swagger UI adds the `Bearer ` prefix itself. A token ended by logout, a password change
+/// Swagger UI adds the `Bearer ` prefix itself. A token revoked by logout, a password change
 /// or account deletion is refused ("Token has been revoked").
 #[derive(SecurityScheme)]
 #[oai(

@@ -1,5 +1,5 @@
 //! The account queries on the `users` table: one user by id, a token's state, and the writes
-//! that change a password, end all of a user's tokens, or delete the user. Rows leave as domain values.
+//! that change a password, revoke all of a user's tokens, or delete the user. Rows leave as domain values.
 
 use chrono::{DateTime, Utc};
 use platform::db::{self, Database};

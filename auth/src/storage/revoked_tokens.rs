@@ -33,7 +33,7 @@ impl<'a> RevokedTokens<'a> {
         Self { db }
     }
 
-    /// Records `jti` as ended. Recording it twice (two logouts racing) is no error.
+    /// Records `jti` as revoked. Recording it twice (two logouts racing) is no error.
     pub async fn insert(
         &self,
         jti: &str,
@@ -81,7 +81,7 @@ impl<'a> RevokedTokens<'a> {
         Ok(live.len() as u64)
     }
 
-    /// Deletes at most `limit` rows of `user_id` (once a new cut-off has ended all their
+    /// Deletes at most `limit` rows of `user_id` (once a new cut-off has revoked all their
     /// tokens anyway): bounded work per call.
     pub async fn delete_for_user(&self, user_id: i64, limit: u64) -> Result<u64, DbErr> {
         self.delete_some(Column::UserId.eq(user_id), limit).await

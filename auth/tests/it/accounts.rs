@@ -1,5 +1,5 @@
 //! The caller's own account — read it, change its password, delete it, log out — and the
-//! tokens each of those ends, refused by auth at once; on SQLite and (with
+//! tokens each of those revokes, refused by auth at once; on SQLite and (with
 //! TEST_DATABASE_URL) PostgreSQL.
 
 use crate::common;
@@ -111,7 +111,7 @@ async fn me_answers_the_callers_account() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn password_change_ends_earlier_tokens_and_answers_a_working_one() {
+async fn password_change_revokes_earlier_tokens_and_answers_a_working_one() {
     for backend in backends() {
         let s = TestAuth::start(backend).await;
         let (token, id) = s.api.user("pat").await;
@@ -163,7 +163,7 @@ async fn password_change_ends_earlier_tokens_and_answers_a_working_one() {
         assert_eq!(status, 200);
         assert_eq!(s.validate(login["token"].as_str().unwrap()).await.0, 200);
 
-        // A second change right away ends the token the first one answered.
+        // A second change right away revokes the token the first one answered.
         let (status, again) = change_password(&s, &fresh, "password2", "password3").await;
         assert_eq!(status, 200, "{again}");
         assert_revoked(&s, &fresh).await;
@@ -287,7 +287,7 @@ async fn delete_removes_the_user_and_their_tasks_and_frees_the_names() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn logout_ends_this_token_and_logout_all_every_token() {
+async fn logout_revokes_this_token_and_logout_all_every_token() {
     for backend in backends() {
         let s = TestAuth::start(backend).await;
         let (first, id) = s.api.user("lou").await;
@@ -301,7 +301,7 @@ async fn logout_ends_this_token_and_logout_all_every_token() {
         assert_eq!(
             me(&s, &second).await.0,
             200,
-            "only the presented token ends"
+            "only the presented token is revoked"
         );
 
         let (status, body) = logout(&s, &second, "?all=maybe").await;
@@ -322,7 +322,7 @@ async fn logout_ends_this_token_and_logout_all_every_token() {
         let fourth = l["token"].as_str().unwrap().to_owned();
         assert_eq!(me(&s, &fourth).await.0, 200);
         assert_eq!(s.validate(&fourth).await.0, 200);
-        // ... and logging out everything again ends it too.
+        // ... and logging out everything again revokes it too.
         assert_eq!(logout(&s, &fourth, "?all=true").await.0, 200);
         assert_revoked(&s, &fourth).await;
         assert_eq!(

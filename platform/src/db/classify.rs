@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr, sqlx};
 
-use crate::http::error::Cause;
+use crate::process::cause::Cause;
 
 pub(super) fn sqlx_error(e: &DbErr) -> Option<&sqlx::Error> {
     match e {

@@ -42,7 +42,7 @@ impl Repeated {
 
     /// Notes one failed request. The first of an outage is logged with its cause; later ones
     /// are counted into the next summary.
-    pub fn record(&'static self, cause: &crate::http::error::Cause) {
+    pub fn record(&'static self, cause: &crate::process::cause::Cause) {
         let mut ongoing = self.ongoing.lock().unwrap_or_else(|p| p.into_inner());
         if *ongoing {
             self.count.fetch_add(1, Ordering::Relaxed);

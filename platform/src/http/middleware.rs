@@ -22,10 +22,9 @@ pub use crate::http::client_addr::client_ip;
 use crate::{
     http::{
         deadlines::{RequestContext, Stage},
-        error::{ApiError, Cause, envelope_for},
+        error::{ApiError, envelope_for},
     },
-    process::metrics,
-    process::telemetry,
+    process::{cause::Cause, metrics, telemetry},
 };
 
 /// Request bodies larger than this are refused with 413.

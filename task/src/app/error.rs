@@ -4,6 +4,8 @@
 use sea_orm::DbErr;
 use token_contract::jwt::TokenError;
 
+use crate::adapters::jwks_cache::VerifyError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
     #[error("task {0} not found")]
@@ -35,4 +37,13 @@ pub enum TaskError {
     NoKeys,
     #[error("database: {0}")]
     Database(#[from] DbErr),
+}
+
+impl From<VerifyError> for TaskError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Token(e) => Self::Token(e),
+            VerifyError::NoKeys => Self::NoKeys,
+        }
+    }
 }

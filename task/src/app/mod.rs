@@ -1,10 +1,9 @@
-//! The application layer: the task operations, with the ownership rule applied, and the
-//! cache of the auth service's published keys that tokens are verified against. Knows
-//! nothing of HTTP.
+//! The application layer: the task operations, with the ownership rule applied, and who the
+//! caller is (a token verified against auth's published keys, then checked against the
+//! revocation state). Knows nothing of HTTP.
 
 pub mod error;
 pub mod idempotency;
-pub mod jwks_cache;
 pub mod limits;
 pub mod revocation_cache;
 pub mod state;

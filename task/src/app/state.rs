@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use platform::{db::Database, process::config::DbSource, process::secrets::Secrets};
+use token_contract::jwt::Claims;
 
 use crate::{
-    app::{jwks_cache::JwksCache, revocation_cache::RevocationCache},
+    adapters::jwks_cache::JwksCache,
+    app::{error::TaskError, revocation_cache::RevocationCache},
     config::{TaskConfig, UserLimits},
 };
 
@@ -33,5 +35,13 @@ impl State {
             limits: cfg.limits.clone(),
             revocation,
         }))
+    }
+
+    /// A bearer token's claims, if one of auth's keys signed it, it is unexpired, and auth
+    /// has not revoked it (as of at most the revocation cache's bound ago).
+    pub async fn authenticate(&self, token: &str) -> Result<Claims, TaskError> {
+        let claims = self.keys.verify(token).await?;
+        self.check_revocation(&claims).await?;
+        Ok(claims)
     }
 }

@@ -24,12 +24,7 @@ pub struct Caller(pub domain::Caller);
 async fn verify(req: &Request, bearer: Bearer) -> poem::Result<domain::Caller> {
     let state = req.data::<Arc<State>>().ok_or_else(ApiError::internal)?;
     let claims = state
-        .keys
-        .verify(&bearer.token)
-        .await
-        .map_err(ApiError::from)?;
-    state
-        .check_revocation(&claims)
+        .authenticate(&bearer.token)
         .await
         .map_err(ApiError::from)?;
     Ok(domain::Caller {

@@ -414,7 +414,7 @@ async fn logging_out_past_the_per_user_bound_ends_every_token_and_drops_the_rows
             sea_orm::DbBackend::Postgres => "now() + interval '1 hour'",
             _ => "strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '+1 hour')",
         };
-        let bound = auth::app::ending_tokens::LOGGED_OUT_PER_USER;
+        let bound = auth::app::revocation::LOGGED_OUT_PER_USER;
         let rows: Vec<String> = (0..bound - 1)
             .map(|i| format!("('loop-{i}', {id}, {expiry})"))
             .collect();

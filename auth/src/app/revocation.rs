@@ -1,6 +1,6 @@
-//! Ending tokens before they expire, and refusing the ended ones: the rule is
+//! Revocation: revoking tokens before they expire, and refusing the revoked ones. The rule is
 //! `token_contract::revocation_rule`'s, applied here against the database on every request, so a
-//! token auth has ended is refused by auth at once.
+//! token auth has revoked is refused by auth at once.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use platform::db;
@@ -20,7 +20,7 @@ use crate::{
 const SWEEP_MARGIN: TimeDelta = TimeDelta::seconds(120);
 const SWEEP_LIMIT: u64 = 100;
 
-/// How many logged-out, unexpired tokens one user may have on record. A logout past it ends
+/// How many logged-out, unexpired tokens one user may have on record. A logout past it revokes
 /// every token of the user instead and drops their rows, which that makes redundant (twice
 /// this many per logout, so its work stays bounded), so logging in and out in a loop cannot
 /// grow the table without bound.
@@ -30,7 +30,7 @@ pub const LOGGED_OUT_PER_USER: u64 = 1000;
 const CUTOFF_ATTEMPTS: usize = 5;
 
 impl State {
-    /// A bearer token's claims, if it is well signed, unexpired and not ended.
+    /// A bearer token's claims, if it is well signed, unexpired and not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = self.tokens.verify(token)?;
         let state = Accounts::new(&self.db)
@@ -43,7 +43,7 @@ impl State {
         }
     }
 
-    /// Ends the presented token (by its `jti`).
+    /// Revokes the presented token (by its `jti`).
     pub async fn logout(&self, claims: &Claims) -> Result<(), AuthError> {
         let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0)
             .ok_or_else(|| AuthError::Internal(format!("exp {} out of range", claims.exp)))?;
@@ -52,7 +52,7 @@ impl State {
             .insert(&claims.jti, claims.user_id, expires_at)
             .await
         {
-            // The user was deleted meanwhile: the token is ended anyway.
+            // The user was deleted meanwhile: the token is revoked anyway.
             Err(e) if db::is_foreign_key_violation(&e) => return Err(TokenError::Revoked.into()),
             other => other?,
         }
@@ -61,14 +61,14 @@ impl State {
             .live_for_user(claims.user_id, db::now(), LOGGED_OUT_PER_USER + 1)
             .await?;
         if on_record > LOGGED_OUT_PER_USER {
-            self.end_all_tokens(claims.user_id, None).await?;
+            self.revoke_all_tokens(claims.user_id, None).await?;
             let dropped = revoked
                 .delete_for_user(claims.user_id, 2 * LOGGED_OUT_PER_USER)
                 .await?;
             tracing::info!(
                 user_id = claims.user_id,
                 dropped,
-                "too many logged-out tokens on record: ended every token of the user"
+                "too many logged-out tokens on record: revoked every token of the user"
             );
         }
         match revoked.sweep(db::now() - SWEEP_MARGIN, SWEEP_LIMIT).await {
@@ -79,9 +79,9 @@ impl State {
         Ok(())
     }
 
-    /// Ends every token of the user issued so far.
+    /// Revokes every token of the user issued so far.
     pub async fn logout_all(&self, user_id: i64) -> Result<(), AuthError> {
-        self.end_all_tokens(user_id, None).await?;
+        self.revoke_all_tokens(user_id, None).await?;
         tracing::info!(user_id, "logged out every token");
         Ok(())
     }
@@ -89,7 +89,7 @@ impl State {
     /// Moves the user's epoch past every token issued so far: the cut-off past every `iat`
     /// and the generation up by one (and sets `password_hash` in the same write, when
     /// given); answers the new epoch, which tokens issued from now on carry.
-    pub(crate) async fn end_all_tokens(
+    pub(crate) async fn revoke_all_tokens(
         &self,
         user_id: i64,
         password_hash: Option<&str>,

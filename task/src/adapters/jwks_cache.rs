@@ -4,6 +4,9 @@
 //! Keys are fetched at start-up (with retries), refreshed periodically, and refreshed early
 //! when a token names a key we have not seen (a rotation), at most once per
 //! `min_refresh_interval`. If auth is down, the keys we have keep working.
+//!
+//! An outbound adapter: it knows auth's URL and the token contract, not the operations, so
+//! what it answers is its own [`VerifyError`], which the application layer turns into its error.
 
 use std::{
     sync::{Arc, RwLock},
@@ -15,7 +18,17 @@ use token_contract::{
     settings::JwtSettings,
 };
 
-use crate::{app::error::TaskError, config::KeySettings};
+use crate::config::KeySettings;
+
+/// Why a token could not be verified against the cached keys.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Not one key: auth has not answered since start-up.
+    #[error("no verification keys")]
+    NoKeys,
+}
 
 pub struct JwksCache {
     jwks_url: String,
@@ -142,7 +155,7 @@ impl JwksCache {
     }
 
     /// Checks a bearer token locally.
-    pub async fn verify(&self, token: &str) -> Result<Claims, TaskError> {
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let result = match self.current() {
             Some(v) => v.verify(token),
             None => Err(TokenError::UnknownKey),
@@ -151,13 +164,13 @@ impl JwksCache {
             Err(TokenError::UnknownKey) => {
                 // A key we have not seen, or none at all: maybe auth rotated. Ask once.
                 self.refresh_soon().await;
-                let v = self.current().ok_or(TaskError::NoKeys)?;
+                let v = self.current().ok_or(VerifyError::NoKeys)?;
                 v.verify(token).map_err(|e| match e {
-                    TokenError::UnknownKey => TaskError::Token(TokenError::Invalid),
-                    other => TaskError::Token(other),
+                    TokenError::UnknownKey => VerifyError::Token(TokenError::Invalid),
+                    other => VerifyError::Token(other),
                 })
             }
-            other => other.map_err(TaskError::Token),
+            other => other.map_err(VerifyError::Token),
         }
     }
 }
