@@ -33,6 +33,11 @@ struct Stack {
 }
 
 async fn start(db: &TestDb, log: std::fs::File) -> Stack {
+    start_with(db, log, &[]).await
+}
+
+/// [`start`], with `task_env` added to task's environment.
+async fn start_with(db: &TestDb, log: std::fs::File, task_env: &[(&str, &str)]) -> Stack {
     let deadline = DEADLINE_MS.to_string();
     let key = auth::app::signing_keys::generate_pem();
     let auth = ServiceProcess::start(
@@ -46,15 +51,13 @@ async fn start(db: &TestDb, log: std::fs::File) -> Stack {
         "/auth/ready",
     )
     .await;
-    let mut task = ServiceProcess::spawn_logging_to(
-        &workspace_binary("task"),
-        &env(&[
-            ("DATABASE_URL", &db.url),
-            ("AUTH_SERVICE_URL", &auth.base),
-            ("DB_STATEMENT_TIMEOUT_MS", &deadline),
-        ]),
-        log,
-    );
+    let mut task_vars = env(&[
+        ("DATABASE_URL", &db.url),
+        ("AUTH_SERVICE_URL", &auth.base),
+        ("DB_STATEMENT_TIMEOUT_MS", &deadline),
+    ]);
+    task_vars.extend(env(task_env));
+    let mut task = ServiceProcess::spawn_logging_to(&workspace_binary("task"), &task_vars, log);
     task.wait_healthy("/tasks/ready").await;
     let (token, _) = Api::new(auth.base.clone()).user("deadline_user").await;
     let tasks = Api::new(task.base.clone());
@@ -224,6 +227,44 @@ async fn an_outage_is_503_within_the_deadline_and_logs_one_line_per_request() {
         "{} lines besides the access lines: {other:#?}",
         other.len()
     );
+    drop(s);
+}
+
+/// A request's database operations share one deadline, whatever the settings make of a
+/// create: with the per-user write rate off too, rounds of fifty creates at once against a
+/// held SQLite lock (more than the pool has connections, so they also queue for one) are
+/// each a prompt 503.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_write_rate_off_an_outage_is_still_503_within_one_deadline() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let s = start_with(
+        &db,
+        log.reopen().unwrap(),
+        &[("TASK_WRITES_PER_USER_PER_SEC", "0")],
+    )
+    .await;
+    let holder = db.connect().await;
+    holder
+        .execute_unprepared("BEGIN EXCLUSIVE")
+        .await
+        .expect("take SQLite's write lock");
+    for round in 0..3 {
+        let creates: Vec<_> = (0..50)
+            .map(|i| {
+                let (api, token) = (s.tasks.clone(), s.token.clone());
+                tokio::spawn(async move {
+                    let body = json!({"title": format!("during the outage {round}.{i}")});
+                    timed(&api, reqwest::Method::POST, "/tasks", &token, Some(body)).await
+                })
+            })
+            .collect();
+        for create in creates {
+            let (status, retry_after, body, took) = create.await.unwrap();
+            assert_deadline_503(status, retry_after, &body, took);
+        }
+    }
+    holder.execute_unprepared("ROLLBACK").await.unwrap();
     drop(s);
 }
 

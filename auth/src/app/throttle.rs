@@ -90,6 +90,15 @@ fn address_key(addr: Option<IpAddr>) -> String {
     addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
 }
 
+/// A refused registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// Seconds until the address's window ends.
+    pub retry_after: u64,
+    /// The address was refused before and asks again within its window.
+    pub told_before: bool,
+}
+
 /// How many refused addresses a process remembers (see [`Throttle::admit_registration`]).
 const REMEMBERED_REFUSALS: usize = 10_000;
 
@@ -149,17 +158,35 @@ impl Throttle {
         self.sweep_now_and_then(&store, now).await
     }
 
-    /// Counts one registration from `addr`: `Some(seconds to wait)` when it is one too many.
+    /// Counts one registration from `addr`: `Some` refusal when it is one too many.
     /// Counted before it is judged, so concurrent registrations cannot all pass one check.
     pub async fn admit_registration(
         &self,
         db: &Database,
         addr: Option<IpAddr>,
-    ) -> Result<Option<u64>, DbErr> {
+    ) -> Result<Option<Refusal>, DbErr> {
         let address = address_key(addr);
         if let Some(wait) = self.remembered_refusal(&address) {
-            return Ok(Some(wait));
+            return Ok(Some(Refusal {
+                retry_after: wait,
+                told_before: true,
+            }));
         }
+        Ok(self
+            .count_registration(db, address)
+            .await?
+            .map(|retry_after| Refusal {
+                retry_after,
+                told_before: false,
+            }))
+    }
+
+    /// [`Throttle::admit_registration`]'s shared count: `Some(seconds to wait)` when over.
+    async fn count_registration(
+        &self,
+        db: &Database,
+        address: String,
+    ) -> Result<Option<u64>, DbErr> {
         let now = platform::db::now();
         let store = LoginThrottleStore::new(db);
         let key = [(REGISTER, address.as_str())];

@@ -173,7 +173,7 @@ async fn measure_login_under_a_registration_flood() {
             .map(|_| {
                 let (http, url, seq) = (auth.http.clone(), auth.url("/auth/register"), seq.clone());
                 tokio::spawn(async move {
-                    let (mut created, mut busy, mut first_refusal) = (0, 0, None);
+                    let (mut created, mut busy, mut refused, mut first_refusal) = (0, 0, 0, None);
                     while std::time::Instant::now() < deadline {
                         let n = seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let name = format!("flood{n}");
@@ -182,6 +182,7 @@ async fn measure_login_under_a_registration_flood() {
                         match status {
                             201 => created += 1,
                             429 => {
+                                refused += 1;
                                 first_refusal.get_or_insert(flood_started.elapsed());
                             }
                             // The hashing queue's bound, before the limit is reached.
@@ -189,7 +190,7 @@ async fn measure_login_under_a_registration_flood() {
                             other => panic!("flood answered {other}"),
                         }
                     }
-                    (created, busy, first_refusal)
+                    (created, busy, refused, first_refusal)
                 })
             })
             .collect();
@@ -197,11 +198,13 @@ async fn measure_login_under_a_registration_flood() {
         while std::time::Instant::now() < deadline {
             busy.push(login(auth.http.clone(), url.clone()).await);
         }
-        let (mut created, mut flood_busy, mut first_refusal) = (0, 0, None::<std::time::Duration>);
+        let (mut created, mut flood_busy, mut refused, mut first_refusal) =
+            (0, 0, 0, None::<std::time::Duration>);
         for f in flooders {
-            let (c, b, r) = f.await.unwrap();
+            let (c, b, n, r) = f.await.unwrap();
             created += c;
             flood_busy += b;
+            refused += n;
             first_refusal = match (first_refusal, r) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -214,7 +217,7 @@ async fn measure_login_under_a_registration_flood() {
         let (idle_median, busy_median) = (median(&mut idle), median(&mut busy));
         eprintln!(
             "{backend:?}: login median idle {idle_median:?}, under a 48-connection registration flood {busy_median:?} \
-             ({:.2}x, {} logins); flood: {created} accounts created, {flood_busy} answered 503, first 429 after {first_refusal:?} (debug build)",
+             ({:.2}x, {} logins); flood: {created} accounts created, {flood_busy} answered 503, {refused} answered 429, first 429 after {first_refusal:?} (debug build)",
             busy_median.as_secs_f64() / idle_median.as_secs_f64(),
             busy.len()
         );

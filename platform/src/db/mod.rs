@@ -13,18 +13,20 @@
 //! Every statement has a deadline (`DB_STATEMENT_TIMEOUT_MS`): PostgreSQL cancels it
 //! (`statement_timeout`, SQLSTATE 57014), SQLite gives up waiting for a lock (its busy
 //! timeout), and the caller stops waiting for the whole operation [`CLIENT_MARGIN`] later, so
-//! a dead network or a stuck driver is bounded too. A deadline passed is
+//! a dead network or a stuck driver is bounded too. Within a request the deadline is the
+//! request's, shared by its operations ([`budget`]). A deadline passed is
 //! [`is_deadline_exceeded`], which [`is_unavailable`] includes (a 503), but it does not open
 //! the circuit: a slow database is not an unreachable one, and it answers again as soon as
 //! whatever held it is gone.
 //!
-//! Split by concern: [`connect`] opens pools and runs migrations, [`migrations`] compares this
+//! Split by concern: [`budget`] shares the deadline among a request's operations, [`connect`] opens pools and runs migrations, [`migrations`] compares this
 //! release's migrations with the database's and applies the pending ones, [`generation`] is the pool
 //! handed out now and its replacement on rotation, [`conn`] is what an operation sends its
 //! statements through, [`parked`] keeps PostgreSQL sessions checked out between operations, [`circuit`] fails fast while the database is down, [`classify`]
 //! tells an unavailable database from a bad statement, [`outage`] logs a failure once per
 //! interval.
 
+pub mod budget;
 pub mod circuit;
 pub mod classify;
 pub mod conn;
@@ -232,10 +234,10 @@ impl Database {
         }
         // Dropping the operation at the deadline drops its connection mid-statement, which
         // sqlx then tests (and closes if need be) instead of handing it out again.
-        let deadline = self.operation_deadline();
-        let result = match tokio::time::timeout(deadline, op).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(no_answer_in_time()),
+        // Within a request, what its earlier operations left of the deadline.
+        let result = match budget::within(self.operation_deadline(), op).await {
+            Some(result) => result,
+            None => Err(no_answer_in_time()),
         };
         if matches!(&result, Err(e) if is_session_discarded(e)) {
             connect::read_only_seen();

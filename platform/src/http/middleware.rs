@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 pub use crate::http::client_addr::client_ip;
 use crate::{
+    db,
     http::{
         deadlines::{RequestContext, Stage},
         error::{ApiError, envelope_for},
@@ -91,7 +92,8 @@ async fn handle<E: Endpoint>(
     } else {
         match limit_body(&mut req, settings.body_limit).await {
             Err(resp) => resp,
-            Ok(()) => call(ep.as_ref(), req).await,
+            // Every database operation of the request shares one deadline.
+            Ok(()) => db::budget::one_deadline(call(ep.as_ref(), req)).await,
         }
     };
 

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     app::{State, error::TaskError},
     domain::{Caller, IDEMPOTENCY_TTL, IdempotencyKey, NewTask, Task},
-    storage::idempotency::{Claim, IdempotencyKeys, Outcome},
+    storage::idempotency::{Claim, IdempotencyKeys, KeyedCreate, Outcome},
 };
 
 /// Expired keys are deleted this many per statement, so that no statement holds locks on
@@ -113,31 +113,25 @@ impl State {
         new: NewTask,
     ) -> Result<Created, TaskError> {
         let keys = self.idempotency_keys();
-        let created = match self.check_quota(caller).await {
-            Ok(()) => keys
-                .create_task(claim, caller, new)
-                .await
-                .map_err(TaskError::from),
-            Err(e) => Err(e),
-        };
-        match created {
-            Ok(Some(task)) => {
+        let quota = self.limits.task_quota;
+        let failed = match keys.create_task(claim, caller, new, quota).await {
+            Ok(KeyedCreate::Created(task)) => {
                 tracing::info!(task_id = task.id, user_id = caller.user_id, "task created");
-                Ok(Created::New(task))
+                return Ok(Created::New(task));
             }
             // Taken over after our lease ended: the other request answers for the key.
-            Ok(None) => Err(TaskError::KeyInProgress { retry_after: 1 }),
-            Err(e) => {
-                // While the database is unavailable the release fails for the same cause,
-                // which the outage summary already counts: one line per request, not two.
-                if let Err(release) = keys.release(claim).await
-                    && !platform::db::is_unavailable(&release)
-                {
-                    tracing::warn!(error = %release, "could not release an idempotency key");
-                }
-                Err(e)
-            }
+            Ok(KeyedCreate::ClaimLost) => return Err(TaskError::KeyInProgress { retry_after: 1 }),
+            Ok(KeyedCreate::OverQuota) => TaskError::QuotaReached(quota),
+            Err(e) => TaskError::from(e),
+        };
+        // While the database is unavailable the release fails for the same cause, which
+        // the outage summary already counts: one line per request, not two.
+        if let Err(release) = keys.release(claim).await
+            && !platform::db::is_unavailable(&release)
+        {
+            tracing::warn!(error = %release, "could not release an idempotency key");
         }
+        Err(failed)
     }
 
     /// Deletes expired keys in batches of [`SWEEP_BATCH`], at most `max` rows; how many.

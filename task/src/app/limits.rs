@@ -1,13 +1,11 @@
-//! What one user may do: own at most a quota of tasks, and write at most so many times a
-//! second. Both are read from the shared database, so they hold across instances.
+//! What one user may do: write at most so many times a second, counted in the shared
+//! database, so it holds across instances. (The task quota is checked by the insert itself:
+//! `storage::tasks::insert`.)
 
 use crate::{
     app::{State, error::TaskError},
     domain::Caller,
-    storage::{
-        tasks::Tasks,
-        write_rate::{WINDOW, WriteRate},
-    },
+    storage::write_rate::{WINDOW, WriteRate},
 };
 
 impl State {
@@ -22,25 +20,14 @@ impl State {
         if window.writes <= i64::from(self.limits.writes_per_sec) {
             return Ok(());
         }
-        let left = (window.started_at + WINDOW - now).num_milliseconds().max(0);
+        // A concurrent write may have opened the window just after `now` was read: what is
+        // left of it is never more than the window.
+        let left = (window.started_at + WINDOW - now)
+            .num_milliseconds()
+            .clamp(0, WINDOW.num_milliseconds());
         Err(TaskError::RateLimited {
             per_sec: self.limits.writes_per_sec,
             retry_after_secs: u64::try_from(left).unwrap_or(0).div_ceil(1000).max(1),
         })
-    }
-
-    /// Whether `caller` may create another task. Counts only up to the quota, so the check
-    /// costs the same for a user far over it. Concurrent creates of one user can each pass
-    /// before either inserts: the write rate bounds that overshoot.
-    pub async fn check_quota(&self, caller: Caller) -> Result<(), TaskError> {
-        let quota = self.limits.task_quota;
-        if quota == 0 {
-            return Ok(());
-        }
-        if Tasks::new(&self.db).count_up_to(caller, quota).await? >= quota {
-            Err(TaskError::QuotaReached(quota))
-        } else {
-            Ok(())
-        }
     }
 }

@@ -14,8 +14,12 @@ impl State {
 
     pub async fn create_task(&self, caller: Caller, new: NewTask) -> Result<Task, TaskError> {
         self.admit_write(caller).await?;
-        self.check_quota(caller).await?;
-        let task = self.tasks().create(caller, new).await?;
+        let quota = self.limits.task_quota;
+        let task = self
+            .tasks()
+            .create(caller, new, quota)
+            .await?
+            .ok_or(TaskError::QuotaReached(quota))?;
         tracing::debug!(task_id = task.id, user_id = caller.user_id, "task created");
         Ok(task)
     }

@@ -34,6 +34,16 @@ pub struct Model {
     pub task_id: Option<i64>,
 }
 
+/// What a keyed create came to ([`IdempotencyKeys::create_task`]).
+#[derive(Debug)]
+pub enum KeyedCreate {
+    Created(Task),
+    /// The owner has as many tasks as the quota allows.
+    OverQuota,
+    /// The claim was taken over after its lease ended: the other request answers for the key.
+    ClaimLost,
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
@@ -203,17 +213,22 @@ impl<'a> IdempotencyKeys<'a> {
         }))
     }
 
-    /// In one transaction: creates the task and records it as the key's response. `None`
-    /// (and nothing created) when the claim is no longer ours.
+    /// In one transaction: creates the task (unless `owner` has reached `quota`, 0: none;
+    /// [`tasks::insert`]) and records it as the key's response. Nothing is created when the
+    /// claim is no longer ours or the quota is reached.
     pub async fn create_task(
         &self,
         claim: Claim,
         owner: Caller,
         new: NewTask,
-    ) -> Result<Option<Task>, DbErr> {
+        quota: u64,
+    ) -> Result<KeyedCreate, DbErr> {
         self.db
             .transaction(|txn| async move {
-                let task = tasks::insert(&txn, owner, new).await?;
+                let Some(task) = tasks::insert(&txn, owner, new, quota).await? else {
+                    txn.rollback().await?;
+                    return Ok(KeyedCreate::OverQuota);
+                };
                 let body = serde_json::to_string(&task).map_err(|e| DbErr::Json(e.to_string()))?;
                 let done = Entity::update_many()
                     .col_expr(Column::Status, Expr::value(DONE))
@@ -226,10 +241,10 @@ impl<'a> IdempotencyKeys<'a> {
                     .await?;
                 if done.rows_affected == 1 {
                     txn.commit().await?;
-                    Ok(Some(task.try_into()?))
+                    Ok(KeyedCreate::Created(task.try_into()?))
                 } else {
                     txn.rollback().await?;
-                    Ok(None)
+                    Ok(KeyedCreate::ClaimLost)
                 }
             })
             .await

@@ -3,8 +3,7 @@
 
 use platform::db::Database;
 use sea_orm::{
-    ActiveValue::Set,
-    Condition, QueryFilter, QueryOrder, QuerySelect,
+    Condition, DbBackend, Iterable, QueryFilter, QueryOrder, QuerySelect, Statement,
     entity::prelude::*,
     sea_query::{ExprTrait, Order, Query, QueryStatementBuilder, SelectStatement},
 };
@@ -99,27 +98,75 @@ impl sea_orm::FromQueryResult for ByPosition {
     }
 }
 
-/// Inserts a new task (version 1) on `c`, which may be a transaction.
+/// The class of the PostgreSQL advisory locks under which one user's quota-bound creates
+/// run one at a time (the two-key form, whose keys never meet the one-key migration lock's).
+const QUOTA_LOCK_CLASS: i32 = 0x7461_736b;
+
+/// Inserts a new task (version 1) for `owner` on `c`, unless `quota` (0: none) is set and
+/// `owner` already has that many tasks: then `None`, and nothing is inserted.
+///
+/// The count (of at most `quota` index entries) and the insert are one statement, so a
+/// create counts every task committed before it. On SQLite that is enough: a writing
+/// statement holds the one write lock from its start. On PostgreSQL concurrent statements
+/// do not see each other's uncommitted rows, so with a quota `c` must be a transaction, in
+/// which a per-user lock is taken first and held until it ends.
 pub(crate) async fn insert(
     c: &impl ConnectionTrait,
     owner: Caller,
     new: NewTask,
-) -> Result<Model, DbErr> {
+    quota: u64,
+) -> Result<Option<Model>, DbErr> {
     let now = platform::db::now();
-    ActiveModel {
-        user_id: Set(owner.user_id),
-        title: Set(new.title.into_inner()),
-        description: Set(new.description.map(|d| d.into_inner())),
-        status: Set(new.status.as_str().to_owned()),
-        priority: Set(new.priority.as_str().to_owned()),
-        due_date: Set(new.due_date),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        ..Default::default()
+    let mut values = Query::select();
+    values.exprs([
+        Expr::value(owner.user_id),
+        Expr::value(new.title.into_inner()),
+        Expr::value(new.description.map(|d| d.into_inner())),
+        Expr::value(new.status.as_str()),
+        Expr::value(new.priority.as_str()),
+        Expr::value(new.due_date),
+        Expr::value(now),
+        Expr::value(now),
+        Expr::value(1_i64),
+    ]);
+    if quota > 0 {
+        if c.get_database_backend() == DbBackend::Postgres {
+            c.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1, CAST($2 % 2147483648 AS integer))",
+                [QUOTA_LOCK_CLASS.into(), owner.user_id.into()],
+            ))
+            .await?;
+        }
+        let owned = Condition::all().add(Column::UserId.eq(owner.user_id));
+        let counted = capped_count(owned, quota).into_sub_query_statement();
+        values.and_where(
+            Expr::SubQuery(None, Box::new(counted))
+                .lt(Expr::value(i64::try_from(quota).unwrap_or(i64::MAX))),
+        );
     }
-    .insert(c)
-    .await
+    let insert = Query::insert()
+        .into_table(Entity)
+        .columns([
+            Column::UserId,
+            Column::Title,
+            Column::Description,
+            Column::Status,
+            Column::Priority,
+            Column::DueDate,
+            Column::CreatedAt,
+            Column::UpdatedAt,
+            Column::Version,
+        ])
+        .select_from(values)
+        .map_err(|e| DbErr::Custom(format!("task insert: {e}")))?
+        .returning(Query::returning().columns(Column::iter()))
+        .to_owned();
+    c.query_one(&insert)
+        .await?
+        .as_ref()
+        .map(model_at)
+        .transpose()
 }
 
 /// A row of a page with the number of matches (the column after the model's).
@@ -208,11 +255,28 @@ impl<'a> Tasks<'a> {
         Self { db }
     }
 
-    pub async fn create(&self, owner: Caller, new: NewTask) -> Result<Task, DbErr> {
-        self.db
-            .run(|c| async move { insert(&c, owner, new).await })
-            .await?
-            .try_into()
+    /// Creates a task for `owner`, unless `quota` (0: none) is set and `owner` already has
+    /// that many (`None`), counted and inserted as one step ([`insert`]).
+    pub async fn create(
+        &self,
+        owner: Caller,
+        new: NewTask,
+        quota: u64,
+    ) -> Result<Option<Task>, DbErr> {
+        let inserted = if quota == 0 {
+            self.db
+                .run(|c| async move { insert(&c, owner, new, 0).await })
+                .await?
+        } else {
+            self.db
+                .transaction(|txn| async move {
+                    let inserted = insert(&txn, owner, new, quota).await?;
+                    txn.commit().await?;
+                    Ok(inserted)
+                })
+                .await?
+        };
+        inserted.map(Task::try_from).transpose()
     }
 
     /// One page of the caller's tasks matching `filter`, newest first, with the number of
@@ -254,22 +318,6 @@ impl<'a> Tasks<'a> {
             total_capped: counted > TOTAL_CAP,
             tasks,
         })
-    }
-
-    /// The tasks `owner` has, counted up to `cap`: what a quota check needs, at a cost
-    /// bounded by the quota rather than by what the user owns.
-    pub async fn count_up_to(&self, owner: Caller, cap: u64) -> Result<u64, DbErr> {
-        let count = capped_count(Condition::all().add(Column::UserId.eq(owner.user_id)), cap);
-        let n = self
-            .db
-            .run(|c| async move {
-                match c.query_one(&count).await? {
-                    Some(row) => row.try_get_by_index::<i64>(0),
-                    None => Ok(0),
-                }
-            })
-            .await?;
-        Ok(u64::try_from(n).unwrap_or_default())
     }
 
     pub async fn find(&self, id: i64) -> Result<Option<Task>, DbErr> {

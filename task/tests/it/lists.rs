@@ -263,6 +263,50 @@ async fn a_user_past_the_task_quota_gets_403_until_one_is_deleted() {
     }
 }
 
+/// The quota is counted and the task inserted as one step per user: creates that arrive
+/// together at one below the quota, with and without idempotency keys, leave the user at
+/// the quota, never past it.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_creates_at_one_below_the_quota_create_exactly_one() {
+    const RACERS: usize = 16;
+    for backend in backends() {
+        let limits = UserLimits {
+            task_quota: 3,
+            ..common::unhurried()
+        };
+        let s = Stack::start_limited(backend, limits).await;
+        let (token, _) = s.user("racer").await;
+        for i in 0..2 {
+            let (status, t) = s.create(&token, json!({"title": format!("t{i}")})).await;
+            assert_eq!(status, 201, "{t}");
+        }
+        let auth = format!("Bearer {token}");
+        let racers = (0..RACERS).map(|i| {
+            let (http, url, auth) = (s.http.clone(), s.url("/tasks"), auth.clone());
+            tokio::spawn(async move {
+                let key = format!("race-{i}");
+                let mut headers = vec![("Authorization", auth.as_str())];
+                if i % 2 == 1 {
+                    headers.push(("Idempotency-Key", key.as_str()));
+                }
+                let body = json!({"title": format!("racer {i}")});
+                send(&http, Method::POST, &url, &headers, Some(&body)).await
+            })
+        });
+        let mut statuses = Vec::new();
+        for r in racers.collect::<Vec<_>>() {
+            let (status, _, body) = r.await.unwrap();
+            assert!(matches!(status, 201 | 403), "{backend:?}: {status} {body}");
+            statuses.push(status);
+        }
+        let created = statuses.iter().filter(|s| **s == 201).count();
+        assert_eq!(created, 1, "{backend:?}: {statuses:?}");
+        let (status, page) = s.get(&token, "/tasks?limit=10").await;
+        assert_eq!((status, page["total"].as_u64()), (200, Some(3)), "{page}");
+        s.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_past_the_per_user_rate_get_429_with_retry_after() {
     for backend in backends() {
