@@ -1,4 +1,4 @@
-//! Ending tokens before they expire (see `token_contract::revocation_rule`): a per-user cut-off that
+//! Revoking tokens before they expire (see `token_contract::revocation_rule`): a per-user cut-off that
 //! ends every token issued before it (password change, logout-all), and the `jti`s of
 //! single tokens logged out, kept until they would have expired anyway.
 

@@ -31,7 +31,7 @@ pub fn statement(backend: DbBackend, user_id: i64, jti: &str) -> Statement {
     backend.build(&select(user_id, jti))
 }
 
-/// `None` when the user does not exist; else what decides whether the token is ended.
+/// `None` when the user does not exist; else what decides whether the token is revoked.
 pub async fn read<C: ConnectionTrait>(
     conn: &C,
     user_id: i64,

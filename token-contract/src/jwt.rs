@@ -83,7 +83,7 @@ pub enum TokenError {
     /// The token names a key we do not (yet) have.
     #[error("Invalid token")]
     UnknownKey,
-    /// Well signed and unexpired, but ended: logged out, issued before the user's last
+    /// Well signed and unexpired, but revoked: logged out, issued before the user's last
     /// password change or logout-all, or of a deleted user (see [`crate::revocation_rule`]).
     #[error("Token has been revoked")]
     Revoked,

@@ -2,7 +2,7 @@
 //!
 //! - [`jwt`]: the claims, the JWK Set document and the verifier (keys selected by `kid`,
 //!   verified tokens remembered until they expire);
-//! - [`revocation_rule`]: when a well-signed, unexpired token has nevertheless been ended
+//! - [`revocation_rule`]: when a well-signed, unexpired token has nevertheless been revoked
 //!   (the token generation, and the whole-second cut-off for older tokens);
 //! - [`settings`]: `JWT_EXPIRATION`, `JWT_ISSUER`, `JWT_AUDIENCE`.
 //!

@@ -1,4 +1,4 @@
-//! When a well-signed, unexpired token has nevertheless been ended — the rule auth applies
+//! When a well-signed, unexpired token has nevertheless been revoked — the rule auth applies
 //! at once and task applies from its cache of the same rows.
 //!
 //! A token is revoked when

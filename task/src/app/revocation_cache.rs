@@ -1,5 +1,5 @@
-//! Whether a verified token has been ended at auth (logged out, issued for credentials a
-//! password change or logout-all ended, or of a deleted user), without asking auth: the
+//! Whether a verified token has been revoked at auth (logged out, issued for credentials a
+//! password change or logout-all revoked, or of a deleted user), without asking auth: the
 //! task service reads the revocation state from the shared database and trusts what it read
 //! for `ttl`.
 //!
@@ -114,7 +114,7 @@ impl RevocationCache {
 }
 
 impl State {
-    /// `Err(Revoked)` when the token has been ended, as of at most `ttl` ago.
+    /// `Err(Revoked)` when the token has been revoked, as of at most `ttl` ago.
     pub async fn check_revocation(&self, claims: &Claims) -> Result<(), TaskError> {
         let state = self
             .revocation

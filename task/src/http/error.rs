@@ -61,7 +61,7 @@ impl From<TaskError> for ApiError {
                     ))
             }
             // The token names a user deleted since the cached revocation state was read: the
-            // account's deletion ended it.
+            // account's deletion revoked it.
             TaskError::Database(e) if db::is_foreign_key_violation(&e) => {
                 ApiError::unauthorized(TokenError::Revoked.to_string())
             }

@@ -1,4 +1,4 @@
-//! Tokens ended at auth — logged out, issued before a password change or logout-all, or of
+//! Tokens revoked at auth — logged out, issued before a password change or logout-all, or of
 //! a deleted user — are refused by the task service within its cache bound, without task
 //! asking auth; a live token is never refused. On SQLite and (with TEST_DATABASE_URL)
 //! PostgreSQL.
@@ -71,7 +71,7 @@ fn the_default_bound_is_within_the_contracts_30_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn each_way_of_ending_a_token_reaches_task_within_the_bound() {
+async fn each_way_of_revoking_a_token_reaches_task_within_the_bound() {
     for backend in backends() {
         let s = short_bound(backend).await;
         let auth = s.auth_api();
@@ -100,7 +100,7 @@ async fn each_way_of_ending_a_token_reaches_task_within_the_bound() {
         assert_eq!((at_task(&s, &b).await, at_task(&s, &c).await), (401, 401));
         assert_eq!(at_task(&s, &d).await, 200);
 
-        // Password change: earlier tokens end, the answered one works at once.
+        // Password change: earlier tokens are revoked, the answered one works at once.
         let body = json!({"current_password": "password1", "new_password": "password2"});
         let (status, changed) = at_auth(&s, Method::PUT, "/auth/me/password", &d, body).await;
         assert_eq!(status, 200, "{changed}");
@@ -198,7 +198,7 @@ async fn a_deleted_users_token_is_answered_revoked_even_within_the_bound() {
 }
 
 /// Tokens issued before the generation claim existed (rolling release) are judged by the
-/// cut-off alone: ended by a logout-all that comes after them, not by one before them.
+/// cut-off alone: revoked by a logout-all that comes after them, not by one before them.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_without_a_generation_falls_back_to_the_cutoff() {
     for backend in backends() {
@@ -354,10 +354,10 @@ async fn a_check_reads_the_same_rows_for_one_or_200k_logged_out_tokens() {
         let s = short_bound(backend).await;
         let auth = s.auth_api();
         let (live, id) = s.user("hoarder").await;
-        let ended = login(&auth, "hoarder", "password1").await;
+        let revoked = login(&auth, "hoarder", "password1").await;
         let ring = auth::app::signing_keys::KeyRing::from_material(&s.key).unwrap();
         let verifier = token_contract::jwt::Verifier::new(ring.jwks(), &Default::default());
-        let ended_jti = verifier.verify(&ended).unwrap().jti;
+        let revoked_jti = verifier.verify(&revoked).unwrap().jti;
         let conn = s.db.connect().await;
         let db = conn.get_database_backend();
         let (hoard, expiry) = match db {
@@ -375,7 +375,7 @@ async fn a_check_reads_the_same_rows_for_one_or_200k_logged_out_tokens() {
         };
         conn.execute_unprepared(&format!(
             "INSERT INTO revoked_tokens (jti, user_id, expires_at) \
-             SELECT jti, {id}, {expiry} FROM ({hoard} UNION ALL SELECT '{ended_jti}') AS h"
+             SELECT jti, {id}, {expiry} FROM ({hoard} UNION ALL SELECT '{revoked_jti}') AS h"
         ))
         .await
         .unwrap();
@@ -387,12 +387,12 @@ async fn a_check_reads_the_same_rows_for_one_or_200k_logged_out_tokens() {
         let rows = format!("SELECT COUNT(*) AS n FROM revoked_tokens WHERE user_id = {id}");
         assert_eq!(count(&conn, &rows).await, HOARD + 1);
         assert_eq!(
-            (at_task(&s, &live).await, at_task(&s, &ended).await),
+            (at_task(&s, &live).await, at_task(&s, &revoked).await),
             (200, 401)
         );
         assert_eq!(validate(&s, &live).await, (200, None));
-        assert_eq!(validate(&s, &ended).await, (401, Some(REVOKED.into())));
-        for jti in [ended_jti.as_str(), "not-logged-out"] {
+        assert_eq!(validate(&s, &revoked).await, (401, Some(REVOKED.into())));
+        for jti in [revoked_jti.as_str(), "not-logged-out"] {
             let stmt = db_schema::token_state::statement(db, id, jti);
             let cost = rows_read(&conn, stmt).await;
             assert!(cost <= 4, "{backend:?}: the check reads {cost} rows");
