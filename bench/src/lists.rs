@@ -140,29 +140,3 @@ pub fn measure(
     }
     Ok(cases)
 }
-
-/// The table for docs/benchmarks.md, and whether every large case is within 2× of its small
-/// one on median and p99.
-pub fn report(cases: &[Timed]) -> (String, bool) {
-    let mut table = String::from(
-        "| `GET /tasks?limit=20` | median ms | p99 ms | vs 20 tasks (target ≤ 2×) |\n|---|--:|--:|---|\n",
-    );
-    let mut met = true;
-    for pair in cases.chunks(2) {
-        let [small, large] = pair else { continue };
-        let (rm, rp) = (large.median() / small.median(), large.p99() / small.p99());
-        let ok = rm <= 2.0 && rp <= 2.0;
-        met &= ok;
-        table.push_str(&format!(
-            "| {} | {:.2} | {:.2} | |\n| {} | {:.2} | {:.2} | median {rm:.2}×, p99 {rp:.2}× ({}) |\n",
-            small.name,
-            small.median(),
-            small.p99(),
-            large.name,
-            large.median(),
-            large.p99(),
-            if ok { "met" } else { "not met" }
-        ));
-    }
-    (table, met)
-}
