@@ -3,7 +3,10 @@
 //! request of each endpoint, and PostgreSQL's server log gives the statements they sent with
 //! the values bound. A new column or a changed query is in the next run's scripts unasked.
 
-use std::path::PathBuf;
+use std::{
+    io::{Read, Seek, SeekFrom},
+    path::PathBuf,
+};
 
 use anyhow::{Context, bail};
 
@@ -26,25 +29,14 @@ impl StatementLog {
     /// `path` (`BENCH_PG_LOG`), else the server's own log file, else Debian's
     /// (`pg_ctlcluster` sends the server's stderr to /var/log/postgresql).
     pub fn find(admin_url: &str, path: Option<PathBuf>, db: &str) -> anyhow::Result<Self> {
-        let path = match path {
-            Some(p) => p,
-            None => {
-                let sql = "SELECT coalesce(current_setting('data_directory') || '/' || \
-                           pg_current_logfile(), '/var/log/postgresql/postgresql-' || \
-                           (current_setting('server_version_num')::int / 10000) || '-main.log')";
-                psql(admin_url, sql)?.into()
-            }
-        };
-        std::fs::metadata(&path).with_context(|| {
-            format!(
-                "cannot read PostgreSQL's log {} (BENCH_PG_LOG names it)",
-                path.display()
-            )
-        })?;
-        Ok(Self {
-            path,
-            db: db.to_owned(),
-        })
+        let sql = "SELECT coalesce(current_setting('data_directory') || '/' || \
+                   pg_current_logfile(), '/var/log/postgresql/postgresql-' || \
+                   (current_setting('server_version_num')::int / 10000) || '-main.log')";
+        let path = path.map_or_else(|| psql(admin_url, sql).map(PathBuf::from), Ok)?;
+        let (shown, db) = (path.display(), db.to_owned());
+        std::fs::File::open(&path)
+            .with_context(|| format!("cannot read PostgreSQL's log {shown} (BENCH_PG_LOG)"))?;
+        Ok(Self { path, db })
     }
 
     pub fn mark(&self) -> u64 {
@@ -53,9 +45,11 @@ impl StatementLog {
 
     /// The statements logged for this run's database since `mark`.
     pub fn since(&self, mark: u64) -> anyhow::Result<Vec<Statement>> {
-        let data = std::fs::read(&self.path)?;
-        let text = String::from_utf8_lossy(&data[(mark as usize).min(data.len())..]);
-        Ok(parse(&text, &self.db))
+        let mut file = std::fs::File::open(&self.path)?;
+        file.seek(SeekFrom::Start(mark))?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)?;
+        Ok(parse(&String::from_utf8_lossy(&data), &self.db))
     }
 }
 
@@ -106,7 +100,10 @@ fn params(list: &str) -> Vec<Option<String>> {
     let mut out = Vec::new();
     let mut rest = list;
     while let Some((name, after)) = rest.split_once(" = ") {
-        let n: usize = name.trim_start_matches([',', ' ', '$']).parse().unwrap_or(0);
+        let n: usize = name
+            .trim_start_matches([',', ' ', '$'])
+            .parse()
+            .unwrap_or(0);
         let (value, tail) = match after.strip_prefix("NULL") {
             Some(tail) => (None, tail),
             None => {

@@ -79,6 +79,7 @@ pub struct PgbenchResult {
     pub other_cpu_pct: Option<f64>,
 }
 
+/// pgbench `-M prepared` with `clients` clients on `script` in `form` for `duration`.
 pub fn pgbench(
     db_url: &str,
     script: &SqlScript,
@@ -87,37 +88,24 @@ pub fn pgbench(
     duration: Duration,
     work_dir: &Path,
 ) -> anyhow::Result<PgbenchResult> {
-    let name = format!("pgbench-{}-{}", script.key, form.plan_cache_mode());
     let (sql, defines) = match form {
         Form::Inlined => (&script.inlined, &[][..]),
         Form::Parameters | Form::Generic => (&script.as_run, &script.defines[..]),
     };
-    let name = if form == Form::Inlined {
-        format!("{name}-inlined")
-    } else {
-        name
-    };
+    let name = format!("pgbench-{}-{form:?}", script.key);
     let path = work_dir.join(format!("{name}.sql"));
     std::fs::write(&path, sql)?;
+    let (clients_s, secs) = (clients.to_string(), duration.as_secs().max(1).to_string());
     let out = Command::new("pgbench")
         .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &clients.to_string(),
-            "-j",
-            "2",
-            "-T",
+            "-n", "-M", "prepared", "-c", &clients_s, "-j", "2", "-T", &secs, "-f",
         ])
-        .arg(duration.as_secs().max(1).to_string())
+        .arg(&path)
         .args(
             defines
                 .iter()
                 .flat_map(|(k, v)| ["-D".to_owned(), format!("{k}={v}")]),
         )
-        .arg("-f")
-        .arg(&path)
         .arg(db_url)
         .env(
             "PGOPTIONS",
@@ -133,27 +121,24 @@ pub fn pgbench(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let num_after = |prefix: &str| -> Option<f64> {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
+    let num = |prefix: &str| -> Option<f64> {
+        let line = text.lines().find_map(|l| l.trim().strip_prefix(prefix))?;
+        line.split_whitespace().next()?.parse().ok()
     };
+    let shown: String = defines
+        .iter()
+        .map(|(k, v)| format!("-- -D {k}={v}\n"))
+        .collect();
     Ok(PgbenchResult {
         key: script.key.into(),
         what: script.what.clone(),
         form,
         clients,
-        tps: num_after("tps = ").with_context(|| format!("no tps in pgbench output:\n{text}"))?,
-        latency_avg_ms: num_after("latency average = ").unwrap_or(f64::NAN),
-        transactions: num_after("number of transactions actually processed: ").unwrap_or(0.0)
-            as u64,
-        failed: num_after("number of failed transactions: ").unwrap_or(0.0) as u64,
-        sql: defines
-            .iter()
-            .map(|(k, v)| format!("-- -D {k}={v}\n"))
-            .collect::<String>()
-            + sql,
+        tps: num("tps = ").with_context(|| format!("no tps in pgbench output:\n{text}"))?,
+        latency_avg_ms: num("latency average = ").unwrap_or(f64::NAN),
+        transactions: num("number of transactions actually processed: ").unwrap_or(0.0) as u64,
+        failed: num("number of failed transactions: ").unwrap_or(0.0) as u64,
+        sql: shown + sql,
         other_cpu_pct: None,
     })
 }
@@ -194,12 +179,13 @@ pub fn bcrypt_rate(cost: u32, threads: usize, duration: Duration) -> BcryptResul
     }
     let seconds = started.elapsed().as_secs_f64();
     let hashes = count.load(Ordering::Relaxed);
+    let (hashes_per_s, other_cpu_pct) = (hashes as f64 / seconds, None);
     BcryptResult {
         cost,
         threads,
         hashes,
         seconds,
-        hashes_per_s: hashes as f64 / seconds,
-        other_cpu_pct: None,
+        hashes_per_s,
+        other_cpu_pct,
     }
 }

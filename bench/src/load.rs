@@ -211,24 +211,3 @@ pub fn json_line<T: serde::de::DeserializeOwned>(text: &str, prefix: &str) -> an
 pub fn run(a: WrkArgs) -> anyhow::Result<WrkStats> {
     spawn(a)?.wait()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lua_quotes_and_rotates() {
-        let s = Script {
-            method: "PUT",
-            paths: vec!["/tasks/1".into(), "/tasks/2".into()],
-            headers: vec![("Authorization".into(), "Bearer a\"b".into())],
-            bodies: vec![r#"{"title":"x"}"#.into()],
-            delay_ms: 10,
-        };
-        let lua = s.lua();
-        assert!(lua.contains(r#"wrk.headers["Authorization"] = "Bearer a\"b""#));
-        assert!(lua.contains(r#"local paths = {"/tasks/1", "/tasks/2"}"#));
-        assert!(lua.contains(r#"local bodies = {"{\"title\":\"x\"}"}"#));
-        assert!(lua.contains("delay = function() return 10 end"));
-    }
-}

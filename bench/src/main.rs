@@ -536,9 +536,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     say(format!("database {}", db.name));
     let mut auth = env.auth(&db.url, "auth", AUTH_UNBOUNDED)?;
     let mut task = env.task(&db.url, &auth, "task")?;
-    let startup_postgres_ms = [("auth", &auth), ("task", &task)]
-        .map(|(n, s)| (n.to_owned(), s.startup.as_secs_f64() * 1000.0))
-        .to_vec();
 
     let reader = bench_user(auth.addr, "bench_reader")?;
     let writer = bench_user(auth.addr, "bench_writer")?;
@@ -766,13 +763,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 stats.rps(),
                 stats.errors()
             ),
-            after_kib: 0,
-            peak_kib: 0,
+            peak_kib: service.memory_kib()?.1,
         });
-    }
-    thread::sleep(Duration::from_secs(1));
-    for (m, s) in memory.iter_mut().zip([&auth, &task]) {
-        (m.after_kib, m.peak_kib) = s.memory_kib()?;
     }
 
     say(format!("lists at scale: {lists_tasks} tasks against 20"));
@@ -857,7 +849,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         bcrypt: bcrypt.context("no login scenario, so no bcrypt limit")?,
         memory,
         startup,
-        startup_postgres_ms,
         fixed_rate,
         host_health,
         lists,

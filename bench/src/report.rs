@@ -63,7 +63,6 @@ pub struct Memory {
     pub at_256_kib: u64,
     /// The load at 256 connections, its req/s and errors.
     pub load_256: String,
-    pub after_kib: u64,
     pub peak_kib: u64,
 }
 
@@ -122,8 +121,6 @@ pub struct Results {
     pub bcrypt: BcryptResult,
     pub memory: Vec<Memory>,
     pub startup: Vec<Startup>,
-    /// Start-up on the seeded PostgreSQL database (migrations already applied), informational.
-    pub startup_postgres_ms: Vec<(String, f64)>,
     pub fixed_rate: FixedRate,
     /// With `--musl`: the host build's task on `/tasks/health`.
     pub host_health: Option<HostHealth>,
@@ -153,25 +150,14 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
-/// Each large user's case within 2× of the small user's (cases alternate small, large).
-pub fn list_targets(cases: &[ListCase]) -> Vec<Target> {
-    let pairs = cases
-        .chunks(2)
-        .filter_map(|p| if let [s, l] = p { Some((s, l)) } else { None });
-    pairs
-        .map(|(small, large)| {
-            let (rm, rp) = (
-                large.median_ms / small.median_ms,
-                large.p99_ms / small.p99_ms,
-            );
-            Target {
-                what: format!("`GET /tasks?limit=20`, {} vs {}", large.name, small.name),
-                target: "median and p99 ≤ 2×".into(),
-                measured: format!("median {rm:.2}×, p99 {rp:.2}×"),
-                met: rm <= 2.0 && rp <= 2.0,
-            }
-        })
-        .collect()
+fn target(what: impl Into<String>, goal: &str, measured: String, met: bool) -> Target {
+    let (what, target) = (what.into(), goal.into());
+    Target {
+        what,
+        target,
+        measured,
+        met,
+    }
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -186,14 +172,6 @@ impl Results {
     /// The targets (docs/benchmarks.md), each judged on this run's figures.
     pub fn judge(&mut self) {
         let mut t = Vec::new();
-        let mut push = |what: String, target: &str, measured: String, met: bool| {
-            t.push(Target {
-                what,
-                target: target.into(),
-                measured,
-                met,
-            })
-        };
         for (key, min, limit) in [
             ("tasks_list", 0.5, "pgbench of its statements, fastest form"),
             ("tasks_get", 0.4, "pgbench of its statements, fastest form"),
@@ -209,119 +187,131 @@ impl Results {
             ),
             ("auth_login", 0.85, "bcrypt hashes/s on all cores"),
         ] {
-            if let Some((s, r)) = self.scenario(key).and_then(|s| s.ratio.map(|r| (s, r))) {
-                let l = s.limit.as_ref().map_or(0.0, |l| l.value);
-                push(
-                    format!("{} throughput", s.name),
-                    &format!("≥ {:.0} % of {limit}", min * 100.0),
-                    format!("{:.0} req/s = {:.1} % of {l:.0}", s.rps, r * 100.0),
-                    r >= min,
-                );
-            }
+            let Some(s) = self.scenario(key) else {
+                continue;
+            };
+            let (Some(r), Some(l)) = (s.ratio, &s.limit) else {
+                continue;
+            };
+            let measured = format!("{:.0} req/s = {:.1} % of {:.0}", s.rps, r * 100.0, l.value);
+            let goal = format!("≥ {:.0} % of {limit}", min * 100.0);
+            t.push(target(
+                format!("{} throughput", s.name),
+                &goal,
+                measured,
+                r >= min,
+            ));
         }
         if let Some(s) = self.scenario("tasks_list") {
             let p99 = ms(s.stats.p99_us);
-            push(
-                format!("{} p99", s.name),
+            let what = format!("{} p99", s.name);
+            t.push(target(
+                what,
                 "≤ 10 ms",
                 format!("{} ms", fmt_ms(p99)),
                 p99 <= 10.0,
-            );
+            ));
         }
         if let (Some(h), Some(s)) = (&self.host_health, self.scenario("tasks_health")) {
             let r = s.rps / h.rps;
             let m = format!("{:.0} ÷ {:.0} req/s = {:.1} %", s.rps, h.rps, r * 100.0);
-            push(
-                "GET /tasks/health, static build ÷ host build".into(),
+            t.push(target(
+                "GET /tasks/health, static ÷ host build",
                 "≥ 90 %",
                 m,
                 r >= 0.9,
-            );
+            ));
         }
         let h = &self.health_during_login;
-        push(
-            "GET /auth/health p99 during the login flood".into(),
+        let m = format!("{} ms ({} probes)", fmt_ms(ms(h.p99_us)), h.requests);
+        let met = h.requests > 0 && ms(h.p99_us) <= 10.0;
+        t.push(target(
+            "GET /auth/health p99 during the login scenario",
             "≤ 10 ms",
-            format!("{} ms ({} probes)", fmt_ms(ms(h.p99_us)), h.requests),
-            h.requests > 0 && ms(h.p99_us) <= 10.0,
-        );
-        t.extend(list_targets(&self.lists));
-        let f = &self.flood;
-        t.push(Target {
-            what: format!(
-                "login median under a registration flood ({} connections)",
-                f.connections
-            ),
-            target: "< 3× idle".into(),
-            measured: format!(
-                "{} ms idle, {} ms under the flood = {:.2}× ({} logins failed)",
-                fmt_ms(f.idle_median_ms),
-                fmt_ms(f.flood_median_ms),
-                f.ratio,
-                f.logins_failed
-            ),
-            met: f.ratio < 3.0,
-        });
-        let mut push = |what: String, target: &str, measured: String, met: bool| {
-            t.push(Target {
+            m,
+            met,
+        ));
+        // Each large user's case within 2× of the small user's (cases alternate).
+        for pair in self.lists.chunks(2) {
+            let [small, large] = pair else { continue };
+            let (rm, rp) = (
+                large.median_ms / small.median_ms,
+                large.p99_ms / small.p99_ms,
+            );
+            let what = format!("`GET /tasks?limit=20`, {} vs {}", large.name, small.name);
+            let m = format!("median {rm:.2}×, p99 {rp:.2}×");
+            t.push(target(
                 what,
-                target: target.into(),
-                measured,
-                met,
-            })
-        };
-        push(
-            "the registration flood refused (first 429)".into(),
-            "within its first minute",
-            f.first_429_within_s
-                .map_or("never".into(), |s| format!("within {s} s")),
-            f.first_429_within_s.is_some_and(|s| s <= 60),
+                "median and p99 ≤ 2×",
+                m,
+                rm <= 2.0 && rp <= 2.0,
+            ));
+        }
+        let f = &self.flood;
+        let (idle, flood) = (fmt_ms(f.idle_median_ms), fmt_ms(f.flood_median_ms));
+        let m = format!(
+            "{idle} → {flood} ms = {:.2}× ({} failed)",
+            f.ratio, f.logins_failed
         );
+        t.push(target(
+            "login median under a registration flood",
+            "< 3× idle",
+            m,
+            f.ratio < 3.0,
+        ));
+        let first = f.first_429_within_s;
+        let m = first.map_or("never".into(), |s| format!("within {s} s"));
+        let met = first.is_some_and(|s| s <= 60);
+        t.push(target(
+            "the registration flood refused (429)",
+            "in its first minute",
+            m,
+            met,
+        ));
         for m in &self.memory {
-            let v = mib(m.at_256_kib);
-            let what = format!("{} RSS at 256 connections", m.service);
-            push(what, "≤ 40 MiB", format!("{v:.1} MiB"), v <= 40.0);
+            let (v, what) = (
+                mib(m.at_256_kib),
+                format!("{} RSS at 256 connections", m.service),
+            );
+            t.push(target(what, "≤ 40 MiB", format!("{v:.1} MiB"), v <= 40.0));
         }
         for b in &self.sizes {
-            let gz = b.gzip_bytes.map_or(f64::NAN, |g| g as f64 / 1048576.0);
-            push(
-                format!("{} binary size", b.service),
-                "≤ 32 MiB, ≤ 12 MiB gzip -9",
-                format!("{:.1} MiB, gzip {gz:.1} MiB", b.bytes as f64 / 1048576.0),
-                b.bytes <= 32 << 20 && gz <= 12.0,
+            let (size, gz) = (
+                mib(b.bytes / 1024),
+                b.gzip_bytes.map_or(f64::NAN, |g| mib(g / 1024)),
             );
+            let m = format!("{size:.1} MiB, gzip {gz:.1} MiB");
+            let met = size <= 32.0 && gz <= 12.0;
+            t.push(target(
+                format!("{} binary size", b.service),
+                "≤ 32 MiB, ≤ 12 MiB gzip",
+                m,
+                met,
+            ));
         }
         for s in &self.startup {
-            push(
-                format!("{} start-up to first 200 (SQLite, fresh file)", s.service),
-                "≤ 100 ms (median)",
-                format!(
-                    "median {} ms, max {} ms",
-                    fmt_ms(s.median_ms),
-                    fmt_ms(s.max_ms)
-                ),
-                s.median_ms <= 100.0,
+            let what = format!("{} start-up to first 200 (SQLite, fresh file)", s.service);
+            let m = format!(
+                "median {} ms, max {} ms",
+                fmt_ms(s.median_ms),
+                fmt_ms(s.max_ms)
             );
+            t.push(target(what, "≤ 100 ms (median)", m, s.median_ms <= 100.0));
         }
         for service in ["auth", "task"] {
-            let worst = self
-                .scenarios
-                .iter()
-                .filter(|s| s.service == service)
-                .max_by(|a, b| a.log_lines_per_request.total_cmp(&b.log_lines_per_request));
-            if let Some(w) = worst {
-                push(
-                    format!("{service} log lines per request (worst scenario)"),
-                    "≤ 1",
-                    format!(
-                        "{:.2} ({}, {:.0} bytes/request)",
-                        w.log_lines_per_request, w.name, w.log_bytes_per_request
-                    ),
-                    // The window also holds the periodic lines (a metrics document a
-                    // minute, start-up): 1.00 to two decimals is one line per request.
-                    w.log_lines_per_request < 1.005,
-                );
-            }
+            let mine = self.scenarios.iter().filter(|s| s.service == service);
+            let by_lines = |a: &&Scenario, b: &&Scenario| {
+                a.log_lines_per_request.total_cmp(&b.log_lines_per_request)
+            };
+            let Some(w) = mine.max_by(by_lines) else {
+                continue;
+            };
+            let (lines, bytes) = (w.log_lines_per_request, w.log_bytes_per_request);
+            let m = format!("{lines:.2} ({}, {bytes:.0} bytes/request)", w.name);
+            let what = format!("{service} log lines per request (worst scenario)");
+            // The window also holds the periodic lines (a metrics document a minute,
+            // start-up): 1.00 to two decimals is one line per request.
+            t.push(target(what, "≤ 1", m, lines < 1.005));
         }
         self.targets = t;
     }
@@ -497,14 +487,6 @@ impl Results {
         rows(&mut o, &self.memory);
         o.push_str("\nStart-up to the first 200 on a fresh SQLite file each run:\n\n");
         rows(&mut o, &self.startup);
-        let pg: Vec<String> = (self.startup_postgres_ms.iter())
-            .map(|(s, v)| format!("{s} {} ms", fmt_ms(*v)))
-            .collect();
-        let _ = writeln!(
-            o,
-            "\nFirst start on this run's PostgreSQL database: {}.",
-            pg.join(", ")
-        );
         if let Some(changes) = &self.changes_tried {
             let _ = writeln!(o, "\n{}", changes.trim_end());
         }
