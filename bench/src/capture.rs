@@ -79,8 +79,11 @@ pub fn parse(log: &str, db: &str) -> Vec<Statement> {
             if let Some((_, sql)) = rest.split_once(": ") {
                 out.push((pid, statement(sql)));
             }
-        } else if let Some(list) = body(" DETAIL:  Parameters: ")
-            && let Some((_, s)) = out.iter_mut().rev().find(|(p, _)| *p == pid)
+        } else if let Some(list) = body(" DETAIL:  ").and_then(|d| {
+            // Its case differs between PostgreSQL versions.
+            let (head, list) = (d.get(..12)?, d.get(12..)?);
+            head.eq_ignore_ascii_case("parameters: ").then_some(list)
+        }) && let Some((_, s)) = out.iter_mut().rev().find(|(p, _)| *p == pid)
         {
             s.params = params(list);
         }
@@ -213,7 +216,7 @@ mod tests {
 2026-12-07 17:00:00.002 UTC [42] postgres@other LOG:  execute s0: SELECT 1
 2026-12-07 17:00:00.003 UTC [41] postgres@bench_9 LOG:  execute s1: SELECT \"id\" FROM \"tasks\"
 \tWHERE \"user_id\" = $1 AND \"title\" = $2 AND \"d\" = $3 LIMIT $10
-2026-12-07 17:00:00.004 UTC [41] postgres@bench_9 DETAIL:  Parameters: $1 = '7', $2 = 'it''s, = x', $3 = NULL, $10 = '21'
+2026-12-07 17:00:00.004 UTC [41] postgres@bench_9 DETAIL:  parameters: $1 = '7', $2 = 'it''s, = x', $3 = NULL, $10 = '21'
 ";
 
     #[test]
