@@ -7,7 +7,7 @@
 
 use std::{
     net::SocketAddr,
-    thread,
+    path::Path,
     time::{Duration, Instant, SystemTime},
 };
 
@@ -19,6 +19,7 @@ use crate::{http, load, median};
 const FLOOD_ADDR: &str = "198.51.100.7";
 const USER_ADDR: &str = "192.0.2.10";
 const PASSWORD: &str = "flood-bench-password-1";
+const PAUSE: Duration = Duration::from_millis(100);
 
 /// What wrk's script counted over the flood.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -88,12 +89,12 @@ done = function(summary, latency, requests)
 end
 "#;
 
-/// One login's latency in ms, and whether it answered 200.
-fn login(auth: SocketAddr, body: &str) -> anyhow::Result<(f64, bool)> {
+/// One request from the user's address: its latency in ms and status.
+fn post(auth: SocketAddr, path: &str, body: &serde_json::Value) -> anyhow::Result<(f64, u16)> {
     let started = Instant::now();
     let headers = [("X-Forwarded-For", USER_ADDR)];
-    let r = http::request(auth, "POST", "/auth/login", &headers, Some(body))?;
-    Ok((started.elapsed().as_secs_f64() * 1000.0, r.status == 200))
+    let r = http::request(auth, "POST", path, &headers, Some(&body.to_string()))?;
+    Ok((started.elapsed().as_secs_f64() * 1000.0, r.status))
 }
 
 /// Runs the scenario against `auth` (started at the default limits), `idle` logins first.
@@ -102,74 +103,58 @@ pub fn run(
     connections: u32,
     seconds: u64,
     idle: u32,
-    work: &std::path::Path,
+    work: &Path,
 ) -> anyhow::Result<Flood> {
-    let user = serde_json::json!({"username": "flood_bench_user",
-        "email": "flood_bench_user@example.com", "password": PASSWORD});
-    let headers = [("X-Forwarded-For", USER_ADDR)];
-    let r = http::request(
-        auth,
-        "POST",
-        "/auth/register",
-        &headers,
-        Some(&user.to_string()),
-    )?;
-    if r.status != 201 {
-        bail!("flood: register the login user: {} {}", r.status, r.body);
-    }
-    let body = serde_json::json!({"username": "flood_bench_user", "password": PASSWORD});
-    let body = body.to_string();
+    let (name, email) = ("flood_bench_user", "flood_bench_user@example.com");
+    let user = serde_json::json!({"username": name, "email": email, "password": PASSWORD});
+    let login = serde_json::json!({"username": name, "password": PASSWORD});
+    let (_, status) = post(auth, "/auth/register", &user)?;
     let mut idle_ms = Vec::new();
     for _ in 0..idle {
-        let (ms, ok) = login(auth, &body)?;
-        if !ok {
-            bail!("flood: an idle login failed");
+        let (ms, status2) = post(auth, "/auth/login", &login)?;
+        if (status, status2) != (201, 200) {
+            bail!("flood: the user's register {status}, idle login {status2}");
         }
         idle_ms.push(ms);
     }
-    let base = format!("http://{auth}");
+    let (base, started) = (format!("http://{auth}"), SystemTime::now());
     let script = load::Script::new("POST", vec!["/auth/register".into()]);
-    let started = SystemTime::now();
-    let wrk = load::spawn_lua(
-        load::WrkArgs {
-            base_url: &base,
-            script: &script,
-            connections,
-            threads: 2,
-            duration: Duration::from_secs(seconds),
-            work_dir: work,
-            label: "register-flood".into(),
-        },
-        &LUA.replace("FLOOD_ADDR", FLOOD_ADDR),
-    )?;
-    let (mut flood_ms, mut logins_failed) = (Vec::new(), 0);
-    let t0 = Instant::now();
+    let args = load::WrkArgs {
+        base_url: &base,
+        script: &script,
+        connections,
+        threads: 2,
+        duration: Duration::from_secs(seconds),
+        work_dir: work,
+        label: "register-flood".into(),
+    };
+    let wrk = load::spawn_lua(args, &LUA.replace("FLOOD_ADDR", FLOOD_ADDR))?;
+    let (mut flood_ms, mut logins_failed, t0) = (Vec::new(), 0, Instant::now());
     while t0.elapsed() + Duration::from_millis(500) < Duration::from_secs(seconds) {
-        let (ms, ok) = login(auth, &body)?;
-        if ok {
-            flood_ms.push(ms);
-        } else {
-            logins_failed += 1;
-            thread::sleep(Duration::from_millis(50));
+        match post(auth, "/auth/login", &login)? {
+            (ms, 200) => flood_ms.push(ms),
+            // A refused user waits a little, as a client honouring Retry-After would.
+            _ => {
+                logins_failed += 1;
+                std::thread::sleep(PAUSE);
+            }
         }
     }
     let counts: Counts = load::json_line(&wrk.output()?, "BENCH_FLOOD ")?;
     let start_s = started
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs_f64();
-    let first_429_within_s = (counts.first_429_unix > 0).then(|| {
-        (counts.first_429_unix as f64 + 1.0 - start_s)
-            .ceil()
-            .max(1.0) as u64
-    });
+    let first = counts.first_429_unix as f64;
+    let first_429_within_s = (first > 0.0).then(|| (first + 1.0 - start_s).ceil().max(1.0) as u64);
     let (idle_median_ms, flood_median_ms) = (median(&idle_ms), median(&flood_ms));
+    let ratio = flood_median_ms / idle_median_ms;
     Ok(Flood {
         connections,
         seconds,
         logins_failed,
         idle_median_ms,
         flood_median_ms,
-        ratio: flood_median_ms / idle_median_ms,
+        ratio,
         first_429_within_s,
         idle_ms,
         flood_ms,

@@ -30,7 +30,7 @@ use clap::Parser;
 use crate::{
     capture::StatementLog,
     load::{Script, WrkArgs, WrkStats},
-    report::{BinarySize, FixedRate, HostHealth, Limit, ListCase, Memory, Results, Scenario},
+    report::{BinarySize, FixedRate, HostHealth, Limit, Memory, Results, Scenario},
     services::{Launch, ScratchDb, Service, psql},
 };
 
@@ -769,7 +769,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
     say(format!("lists at scale: {lists_tasks} tasks against 20"));
     let lists = lists::measure(&db.url, auth.addr, task.addr, lists_tasks, lists_requests)?;
-    let lists = lists.iter().map(ListCase::from).collect();
 
     say(format!(
         "login under a registration flood, {flood_secs} s, auth at its defaults"

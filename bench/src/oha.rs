@@ -54,33 +54,28 @@ pub fn run(
         bail!("oha failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("oha's JSON")?;
-    let secs = |p: &str| v.pointer(p).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
-    let us = |p: &str| (secs(p) * 1e6).round() as u64;
-    let count = |p: &str| {
-        v.pointer(p)
+    let us = |p: &str| (v.pointer(p).and_then(|x| x.as_f64()).unwrap_or(f64::NAN) * 1e6) as u64;
+    // Responses by status, and requests that failed on the connection (by error).
+    let count = |p: &str, bad: fn(&str) -> bool| -> u64 {
+        let o = v
+            .pointer(p)
             .and_then(|x| x.as_object())
-            .map(|o| o.iter().map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0))))
             .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
+            .flatten();
+        o.filter(|(k, _)| bad(k))
+            .map(|(_, n)| n.as_u64().unwrap_or(0))
+            .sum()
     };
-    let statuses = count("/statusCodeDistribution");
-    let requests = statuses.iter().map(|(_, n)| n).sum::<u64>();
-    let failed = count("/errorDistribution")
-        .iter()
-        .map(|(_, n)| n)
-        .sum::<u64>();
-    let bad = statuses
-        .iter()
-        .filter(|(s, _)| s.parse::<u16>().map_or(true, |s| s >= 400))
-        .map(|(_, n)| n)
-        .sum::<u64>();
+    let requests = count("/statusCodeDistribution", |_| true);
+    let errors = count("/statusCodeDistribution", |s| {
+        s.parse::<u16>().map_or(true, |s| s >= 400)
+    }) + count("/errorDistribution", |_| true);
     Ok(RateStats {
         target_rps: rps,
         connections,
         requests,
         achieved_rps: requests as f64 / duration.as_secs_f64(),
-        errors: bad + failed,
+        errors,
         p50_us: us("/latencyPercentiles/p50"),
         p90_us: us("/latencyPercentiles/p90"),
         p99_us: us("/latencyPercentiles/p99"),

@@ -7,7 +7,6 @@ use serde::Serialize;
 use crate::{
     flood::Flood,
     limits::{BcryptResult, Form, PgbenchResult},
-    lists::Timed,
     load::WrkStats,
     machine::Machine,
     oha::RateStats,
@@ -19,16 +18,6 @@ pub struct ListCase {
     pub name: String,
     pub median_ms: f64,
     pub p99_ms: f64,
-}
-
-impl From<&Timed> for ListCase {
-    fn from(t: &Timed) -> Self {
-        Self {
-            name: t.name.clone(),
-            median_ms: t.median(),
-            p99_ms: t.p99(),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -122,7 +111,7 @@ pub struct Results {
     pub memory: Vec<Memory>,
     pub startup: Vec<Startup>,
     pub fixed_rate: FixedRate,
-    /// With `--musl`: the host build's task on `/tasks/health`.
+    /// With `--host-task-bin`: the host build's task on `/tasks/health`.
     pub host_health: Option<HostHealth>,
     /// Small and large user alternating: first page, then a deep cursor page.
     pub lists: Vec<ListCase>,
