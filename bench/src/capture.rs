@@ -151,19 +151,20 @@ pub fn script(
     for (i, s) in statements.iter().enumerate() {
         let value = |n: usize| s.params.get(n.wrapping_sub(1)).cloned().flatten();
         let is_row = |v: &str| row.is_some_and(|(id, _)| v == id.to_string());
-        let run = substitute(&s.sql, |n| match value(n) {
-            None => "NULL".into(),
-            Some(v) if is_row(&v) => ":id".into(),
-            Some(v) => {
-                let name = format!("s{i}p{n}");
-                defines.push((name.clone(), v));
-                format!(":{name}")
-            }
+        // NULL and the row id are the same in both texts; other values a variable or a literal.
+        let both = |n| {
+            value(n).map_or(Ok("NULL".into()), |v| {
+                if is_row(&v) { Ok(":id".into()) } else { Err(v) }
+            })
+        };
+        let run = substitute(&s.sql, |n| {
+            both(n).unwrap_or_else(|v| {
+                defines.push((format!("s{i}p{n}"), v));
+                format!(":s{i}p{n}")
+            })
         });
-        let lit = substitute(&s.sql, |n| match value(n) {
-            None => "NULL".into(),
-            Some(v) if is_row(&v) => ":id".into(),
-            Some(v) => format!("'{}'", v.replace('\'', "''")),
+        let lit = substitute(&s.sql, |n| {
+            both(n).unwrap_or_else(|v| format!("'{}'", v.replace('\'', "''")))
         });
         as_run.push_str(&format!("{run};\n"));
         inlined.push_str(&format!("{lit};\n"));
@@ -179,21 +180,10 @@ pub fn script(
 
 /// `sql` with each `$n` replaced by `with(n)`.
 fn substitute(sql: &str, mut with: impl FnMut(usize) -> String) -> String {
-    let mut out = String::new();
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '$' || !chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push(c);
-            continue;
-        }
-        let mut n = String::new();
-        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            n.push(*d);
-            chars.next();
-        }
-        out.push_str(&with(n.parse().unwrap_or(0)));
-    }
-    out
+    let placeholder = regex::Regex::new(r"\$(\d+)").expect("a valid pattern");
+    let replaced =
+        placeholder.replace_all(sql, |c: &regex::Captures| with(c[1].parse().unwrap_or(0)));
+    replaced.into_owned()
 }
 
 /// Fails unless `statements` holds something to measure.

@@ -31,11 +31,7 @@ pub struct WrkStats {
 
 impl WrkStats {
     pub fn rps(&self) -> f64 {
-        if self.duration_us == 0 {
-            0.0
-        } else {
-            self.requests as f64 * 1e6 / self.duration_us as f64
-        }
+        self.requests as f64 * 1e6 / self.duration_us.max(1) as f64
     }
 
     pub fn socket_errors(&self) -> u64 {
@@ -180,8 +176,7 @@ pub fn spawn_lua(a: WrkArgs, lua: &str) -> anyhow::Result<WrkRun> {
 
 impl WrkRun {
     pub fn wait(self) -> anyhow::Result<WrkStats> {
-        let text = self.output()?;
-        json_line(&text, "BENCH_JSON ")
+        json_line(&self.output()?, "BENCH_JSON ")
     }
 
     /// wrk's standard output, once it has exited successfully.
@@ -189,11 +184,8 @@ impl WrkRun {
         let out = self.child.wait_with_output()?;
         let text = std::fs::read_to_string(&self.out_path).unwrap_or_default();
         if !out.status.success() {
-            bail!(
-                "wrk failed ({}): {}\n{text}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let err = String::from_utf8_lossy(&out.stderr);
+            bail!("wrk failed ({}): {err}\n{text}", out.status);
         }
         Ok(text)
     }

@@ -96,7 +96,6 @@ struct Cli {
 
 const BCRYPT_COST: u32 = 10;
 const SEED_PASSWORD: &str = "bench-password-1";
-const MUSL: &str = "x86_64-unknown-linux-musl";
 /// Seeded users besides the two benchmark users, tasks of each, tasks of a benchmark user.
 const USERS: u32 = 200;
 const TASKS_PER_USER: u32 = 50;
@@ -134,30 +133,6 @@ fn say(msg: impl AsRef<str>) {
 
 fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// What the report says was measured: static musl (as the images ship) or another build.
-fn binaries_description(dir: &Path) -> String {
-    if dir.components().any(|c| c.as_os_str() == MUSL) {
-        format!("the static release binaries for `{MUSL}`, as the images ship them")
-    } else {
-        let d = dir.display();
-        format!("the binaries in `{d}` (the images ship static musl builds)")
-    }
-}
-
-fn check_tools() -> anyhow::Result<()> {
-    for (tool, from) in [
-        ("wrk", "apt-get install wrk"),
-        ("oha", ".ci/setup.sh"),
-        ("pgbench", "apt-get install postgresql-contrib"),
-        ("psql", "apt-get install postgresql-client"),
-    ] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            bail!("{tool} is not installed ({from}; .ci/bench.sh installs what is missing)");
-        }
-    }
-    Ok(())
 }
 
 struct Env<'a> {
@@ -483,7 +458,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| workspace_dir().join("bench"));
-    check_tools()?;
     let bins = match &cli.bin_dir {
         Some(d) => d.clone(),
         None => std::env::current_exe()?
@@ -586,6 +560,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // weighs on both alike; the CPU other work took just before is recorded with each.
     let (mut pgbench, mut bcrypt, mut scenarios) = (Vec::new(), None, Vec::new());
     let (mut health_during_login, mut host_health) = (WrkStats::default(), None);
+    let mut memory = Vec::new();
     let quiet = || machine::cpu_busy_pct(Duration::from_secs(1));
     for plan in &plans {
         let service = if plan.service == "auth" {
@@ -676,6 +651,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             log_lines_per_request: per(log_lines),
             stats,
         });
+        if matches!(plan.key, "auth_validate" | "tasks_list") {
+            say(format!("RSS of {} under 256 connections", service.name));
+            let mem_duration = duration.min(Duration::from_secs(10));
+            let run = load::spawn(WrkArgs {
+                connections: 256,
+                ..args(mem_duration, "rss")
+            })?;
+            let (t0, mut max_rss) = (Instant::now(), 0);
+            while t0.elapsed() < mem_duration + Duration::from_millis(500) {
+                max_rss = max_rss.max(service.memory_kib()?.0);
+                thread::sleep(Duration::from_millis(50));
+            }
+            let stats = run.wait()?;
+            service.check_alive()?;
+            memory.push(Memory {
+                service: service.name.into(),
+                idle_kib: idle[usize::from(plan.service == "task")],
+                at_256_kib: max_rss,
+                load_256: format!(
+                    "{}: {:.0} req/s, {} errors",
+                    plan.name,
+                    stats.rps(),
+                    stats.errors()
+                ),
+                peak_kib: service.memory_kib()?.1,
+            });
+        }
         if let (Some(bin), "tasks_health") = (&cli.host_task_bin, plan.key) {
             let dir = bin.parent().context("--host-task-bin's folder")?;
             let host = Env {
@@ -724,48 +726,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         other_cpu_pct,
     };
     task.check_alive()?;
-
-    // Memory under 256 connections.
-    let mut memory = Vec::new();
-    let mem_duration = duration.min(Duration::from_secs(10));
-    for (i, key) in ["auth_validate", "tasks_list"].into_iter().enumerate() {
-        let plan = plans.iter().find(|p| p.key == key).context("plan")?;
-        let service = if plan.service == "auth" {
-            &mut auth
-        } else {
-            &mut task
-        };
-        say(format!("RSS of {} under 256 connections", service.name));
-        let base = service.url();
-        let run = load::spawn(WrkArgs {
-            base_url: &base,
-            script: &plan.script,
-            connections: 256,
-            threads: wrk_threads,
-            duration: mem_duration,
-            work_dir: &work,
-            label: format!("rss-{}", service.name),
-        })?;
-        let (t0, mut max_rss) = (Instant::now(), 0);
-        while t0.elapsed() < mem_duration + Duration::from_millis(500) {
-            max_rss = max_rss.max(service.memory_kib()?.0);
-            thread::sleep(Duration::from_millis(50));
-        }
-        let stats = run.wait()?;
-        service.check_alive()?;
-        memory.push(Memory {
-            service: service.name.into(),
-            idle_kib: idle[i],
-            at_256_kib: max_rss,
-            load_256: format!(
-                "{}: {:.0} req/s, {} errors",
-                plan.name,
-                stats.rps(),
-                stats.errors()
-            ),
-            peak_kib: service.memory_kib()?.1,
-        });
-    }
 
     say(format!("lists at scale: {lists_tasks} tasks against 20"));
     let lists = lists::measure(&db.url, auth.addr, task.addr, lists_tasks, lists_requests)?;
@@ -837,7 +797,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             "wrk_threads": wrk_threads, "pool_max": cli.pool, "bcrypt_cost": BCRYPT_COST,
             "seed_users": USERS, "seed_tasks_per_user": TASKS_PER_USER,
             "bench_user_tasks": BENCH_USER_TASKS, "startup_runs": startup_runs,
-            "binaries": binaries_description(&bins), "lists_tasks": lists_tasks,
+            "binaries": bins.display().to_string(), "lists_tasks": lists_tasks,
             "statement_log": log.path.display().to_string(),
             "flood": format!("{FLOOD_CONNECTIONS} connections, {flood_secs} s"),
         }),

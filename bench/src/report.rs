@@ -329,23 +329,17 @@ impl Results {
             .fold(0.0f64, f64::max);
         let m = &self.machine;
         fields(&mut o, m);
+        let disturbed = busy(&m.other_cpu_at_start) || busy(&m.other_cpu_at_end) || phases > 10.0;
         let _ = writeln!(
             o,
-            "\n{}\n\n## Setup\n",
-            if busy(&m.other_cpu_at_start) || busy(&m.other_cpu_at_end) || phases > 10.0 {
-                format!(
-                    "**Other work kept the CPUs busy during this run** (up to {phases:.0} % in \
-                     the second before a measurement; \"other CPU before\" in the tables): the \
-                     figures are lower and noisier than on an idle machine, and a limit and its \
-                     scenario may have had different shares of it, so the ratios are no \
-                     evidence either way. Re-run on a quiet machine (`--wait-idle SECS`)."
-                )
+            "\nOther work took up to {phases:.0} % of the CPUs in the second before a measurement \
+             (\"other CPU before\" in the tables){}\n\n## Setup\n",
+            if disturbed {
+                ": **the figures are lower and noisier than on an idle machine, and the ratios \
+                 no evidence either way** (`--wait-idle SECS` waits for a quiet machine)."
             } else {
-                format!(
-                    "Other work took at most {phases:.0} % of the CPUs in the second before \
-                     each measurement (\"other CPU before\" in the tables)."
-                )
-            },
+                "."
+            }
         );
         fields(&mut o, c);
         o.push_str("\n## Targets\n\n");

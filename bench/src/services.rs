@@ -52,11 +52,11 @@ impl ScratchDb {
         url.set_path(&name);
         psql(admin_url, &format!("DROP DATABASE IF EXISTS {name}"))?;
         psql(admin_url, &format!("CREATE DATABASE {name}"))?;
-        let admin_url = admin_url.to_owned();
+        let (admin_url, url) = (admin_url.to_owned(), url.into());
         Ok(Self {
             admin_url,
             name,
-            url: url.into(),
+            url,
         })
     }
 }
