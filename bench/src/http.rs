@@ -4,18 +4,9 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use anyhow::Context;
-
 pub struct Response {
     pub status: u16,
     pub body: String,
-}
-
-impl Response {
-    pub fn json(&self) -> anyhow::Result<serde_json::Value> {
-        serde_json::from_str(&self.body)
-            .with_context(|| format!("response is not JSON: {}", self.body))
-    }
 }
 
 thread_local! {

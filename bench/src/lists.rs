@@ -88,9 +88,9 @@ pub fn measure(
         )?;
     }
     psql(db_url, "VACUUM ANALYZE tasks")?;
+    let secs = started.elapsed().as_secs_f64();
     say(format!(
-        "lists: {large_tasks} + 20 tasks inserted in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "lists: {large_tasks} + 20 tasks inserted in {secs:.1} s"
     ));
     let mut cases = Vec::new();
     for (page, tenths) in [("first page", None), ("cursor page 9/10 down", Some(9u64))] {

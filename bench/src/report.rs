@@ -111,7 +111,7 @@ pub struct Results {
     pub memory: Vec<Memory>,
     pub startup: Vec<Startup>,
     pub fixed_rate: FixedRate,
-    /// With `--host-task-bin`: the host build's task on `/tasks/health`.
+    /// With `--host-bin-dir`: the host build's task on `/tasks/health`.
     pub host_health: Option<HostHealth>,
     /// Small and large user alternating: first page, then a deep cursor page.
     pub lists: Vec<ListCase>,
