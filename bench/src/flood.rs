@@ -36,8 +36,6 @@ pub struct Counts {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Flood {
-    pub connections: u32,
-    pub seconds: u64,
     pub idle_ms: Vec<f64>,
     pub flood_ms: Vec<f64>,
     /// Logins during the flood answered other than 200.
@@ -47,6 +45,7 @@ pub struct Flood {
     pub ratio: f64,
     /// Upper bound (1 s resolution) of the time from the flood's start to its first 429.
     pub first_429_within_s: Option<u64>,
+    #[serde(flatten)]
     pub counts: Counts,
 }
 
@@ -149,8 +148,6 @@ pub fn run(
     let (idle_median_ms, flood_median_ms) = (median(&idle_ms), median(&flood_ms));
     let ratio = flood_median_ms / idle_median_ms;
     Ok(Flood {
-        connections,
-        seconds,
         logins_failed,
         idle_median_ms,
         flood_median_ms,

@@ -68,6 +68,7 @@ pub struct Startup {
 #[derive(Clone, Debug, Serialize)]
 pub struct FixedRate {
     pub name: String,
+    #[serde(flatten)]
     pub stats: RateStats,
     /// CPU busy with other work over 1 s just before the run (percent of all cores).
     pub other_cpu_pct: Option<f64>,
