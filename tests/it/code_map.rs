@@ -652,4 +652,3 @@ fn every_number_in_the_test_table_is_in_the_test_it_describes() {
         stale.join("\n  ")
     );
 }
-
