@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, on a fresh Debian machine (run as root):
-# cargo-nextest, cargo-deny, rustfmt/clippy, moto_server (a real Secrets Manager emulator),
+# cargo-nextest, cargo-deny, oha (the benchmark's fixed-rate load), rustfmt/clippy, moto_server (a real Secrets Manager emulator),
 # HAProxy (the rehearsal's load balancer), Chromium and playwright-core for the browser test,
 # the CDK app's node modules, the client
 # generators of tests/it/clients.rs (openapi-python-client in tests/clients/.venv,
@@ -25,6 +25,9 @@ fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+# The fixed-rate load generator of the benchmark harness (.ci/bench.sh runs this line from here
+# when setup did not run).
+command -v oha >/dev/null || cargo install oha --locked --version 1.16.0
 # Pinned: .ci/deny.sh lays the advisory snapshot where this version looks for it.
 cargo deny --version 2>/dev/null | grep -q "^cargo-deny 0\.20\." || cargo install cargo-deny --locked --version "~0.20.2"
 

@@ -14,7 +14,7 @@ HOLDERS=()
 start() { # name dir
   local f=$WORK/hold.$1
   rm -f $f.in; mkfifo $f.in
-  $BENCH --hold --auth-bin $2/auth --task-bin $2/task < $f.in > $f.out 2> $f.err &
+  $BENCH --hold --bin-dir $2 < $f.in > $f.out 2> $f.err &
   # Its standard input stays open until this script closes the descriptor (or exits).
   local fd; exec {fd}> $f.in; HOLDERS+=("$fd")
   for _ in $(seq 1 240); do grep -q READER_TASK_ID $f.out 2>/dev/null && break; sleep 1; done

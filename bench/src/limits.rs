@@ -16,32 +16,20 @@ use std::{
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-/// The columns sea-orm selects for a task, in the entity's order.
-const TASK_COLUMNS: &str = r#""tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."status", "tasks"."priority", "tasks"."due_date", "tasks"."created_at", "tasks"."updated_at", "tasks"."version""#;
-const RETURNING: &str = r#""id", "user_id", "title", "description", "status", "priority", "due_date", "created_at", "updated_at", "version""#;
-
-/// The ids the scripts need: the reading user, the writing user and its task ids.
-pub struct SqlIds {
-    pub reader_id: i64,
-    pub reader_task_ids: (i64, i64),
-    pub writer_id: i64,
-    pub writer_task_ids: (i64, i64),
-}
-
-/// A pgbench custom script: the statements one request of an endpoint runs, in two texts.
+/// A pgbench custom script: the statements one request of an endpoint ran (bench/src/capture.rs
+/// reads them from PostgreSQL's statement log), in two texts.
 pub struct SqlScript {
     pub key: &'static str,
-    pub what: &'static str,
-    /// As the service sends it: every value sea-orm binds (ids, LIMIT and OFFSET, strings) a
-    /// parameter, so prepared once per connection and planned as PostgreSQL's plan cache
-    /// decides (custom plans first; a generic one once it estimates no worse).
+    pub what: String,
+    /// As the service sent them: every value it bound a parameter (a pgbench `-D` variable, or
+    /// `:id` for the row id each transaction picks at random), so prepared once per connection
+    /// and planned as PostgreSQL's plan cache decides.
     pub as_run: String,
-    /// The same statements with the values that are fixed for the run written in (only the
-    /// row id that each transaction picks at random stays a parameter): each prepared
-    /// statement is then planned once, for its values.
+    /// The same statements with the values inlined (only `:id` stays a parameter): each
+    /// prepared statement is then planned once, for its values.
     pub inlined: String,
-    /// pgbench `-D` variables (strings, which `\set` cannot hold) for `as_run`.
-    pub defines: Vec<(&'static str, &'static str)>,
+    /// pgbench `-D` variables for `as_run`.
+    pub defines: Vec<(String, String)>,
 }
 
 /// The forms each script is measured in; an endpoint's limit is the fastest of them, since
@@ -76,112 +64,6 @@ impl Form {
     }
 }
 
-/// The SQL of each endpoint exactly as sea-orm sends it from the storage modules
-/// (task/src/storage/tasks.rs, auth/src/storage/accounts.rs; captured from PostgreSQL's
-/// statement log): `:name` where the service binds `$n`.
-pub fn endpoint_scripts(ids: &SqlIds) -> Vec<SqlScript> {
-    let (r_lo, r_hi) = ids.reader_task_ids;
-    let (w_lo, w_hi) = ids.writer_task_ids;
-    let (reader, writer) = (ids.reader_id, ids.writer_id);
-    let list = |uid: &str, lim: &str, off: &str| {
-        format!(
-            r#"SELECT {TASK_COLUMNS}, (SELECT COUNT(*) FROM "tasks" WHERE "tasks"."user_id" = {uid}) AS "total_count" FROM "tasks" WHERE "tasks"."user_id" = {uid} ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC LIMIT {lim} OFFSET {off};"#
-        )
-    };
-    let get = |one: &str| {
-        format!(r#"SELECT {TASK_COLUMNS} FROM "tasks" WHERE "tasks"."id" = :id LIMIT {one};"#)
-    };
-    let update = |one: &str, title: &str, status: &str, uid: &str| {
-        format!(
-            r#"UPDATE "tasks" SET "updated_at" = now(), "version" = "version" + {one}, "title" = {title}, "status" = {status} WHERE "tasks"."id" = :id AND "tasks"."user_id" = {uid} RETURNING {RETURNING};"#
-        )
-    };
-    let insert = |v: [&str; 6]| {
-        let [uid, title, desc, status, prio, one] = v;
-        format!(
-            r#"INSERT INTO "tasks" ("user_id", "title", "description", "status", "priority", "due_date", "created_at", "updated_at", "version") VALUES ({uid}, {title}, {desc}, {status}, {prio}, '2030-01-31T00:00:00Z', now(), now(), {one}) RETURNING {RETURNING};"#
-        )
-    };
-    let validate = |one: &str, jti: &str, uid: &str| {
-        format!(
-            r#"SELECT "users"."tokens_valid_after", EXISTS(SELECT {one} FROM "revoked_tokens" WHERE "revoked_tokens"."jti" = {jti}) AS "logged_out" FROM "users" WHERE "users"."id" = {uid} LIMIT {one};"#
-        )
-    };
-    let (r, w) = (reader.to_string(), writer.to_string());
-    vec![
-        SqlScript {
-            key: "list",
-            what: "page with its total, one statement (GET /tasks?limit=20)",
-            as_run: format!(
-                "\\set uid {reader}\n\\set lim 20\n\\set off 0\n{}\n",
-                list(":uid", ":lim", ":off")
-            ),
-            inlined: format!("{}\n", list(&r, "20", "0")),
-            defines: vec![],
-        },
-        SqlScript {
-            key: "validate",
-            what: "the token's user: cut-off and logged-out jti, one statement (POST /auth/validate)",
-            as_run: format!(
-                "\\set uid {reader}\n\\set one 1\n{}\n",
-                validate(":one", ":jti", ":uid")
-            ),
-            inlined: format!("{}\n", validate("1", "'a-jti-not-logged-out'", &r)),
-            defines: vec![("jti", "a-jti-not-logged-out")],
-        },
-        SqlScript {
-            key: "get",
-            what: "get by id (GET /tasks/{id})",
-            as_run: format!(
-                "\\set id random({r_lo}, {r_hi})\n\\set one 1\n{}\n",
-                get(":one")
-            ),
-            inlined: format!("\\set id random({r_lo}, {r_hi})\n{}\n", get("1")),
-            defines: vec![],
-        },
-        SqlScript {
-            key: "insert",
-            what: "INSERT ... RETURNING (POST /tasks)",
-            as_run: format!(
-                "\\set uid {writer}\n\\set one 1\n{}\n",
-                insert([":uid", ":title", ":descr", ":status", ":prio", ":one"])
-            ),
-            inlined: format!(
-                "{}\n",
-                insert([
-                    &w,
-                    "'Benchmark task'",
-                    "'created by pgbench'",
-                    "'pending'",
-                    "'high'",
-                    "1"
-                ])
-            ),
-            defines: vec![
-                ("title", "Benchmark task"),
-                ("descr", "created by pgbench"),
-                ("status", "pending"),
-                ("prio", "high"),
-            ],
-        },
-        SqlScript {
-            key: "get_update",
-            what: "get by id + UPDATE ... RETURNING (PUT /tasks/{id})",
-            as_run: format!(
-                "\\set uid {writer}\n\\set one 1\n\\set id random({w_lo}, {w_hi})\n{}\n{}\n",
-                get(":one"),
-                update(":one", ":title", ":status", ":uid")
-            ),
-            inlined: format!(
-                "\\set id random({w_lo}, {w_hi})\n{}\n{}\n",
-                get("1"),
-                update("1", "'Updated by pgbench'", "'in_progress'", &w)
-            ),
-            defines: vec![("title", "Updated by pgbench"), ("status", "in_progress")],
-        },
-    ]
-}
-
 #[derive(Clone, Debug, Serialize)]
 pub struct PgbenchResult {
     pub key: String,
@@ -197,6 +79,7 @@ pub struct PgbenchResult {
     pub other_cpu_pct: Option<f64>,
 }
 
+/// pgbench `-M prepared` with `clients` clients on `script` in `form` for `duration`.
 pub fn pgbench(
     db_url: &str,
     script: &SqlScript,
@@ -205,37 +88,24 @@ pub fn pgbench(
     duration: Duration,
     work_dir: &Path,
 ) -> anyhow::Result<PgbenchResult> {
-    let name = format!("pgbench-{}-{}", script.key, form.plan_cache_mode());
     let (sql, defines) = match form {
         Form::Inlined => (&script.inlined, &[][..]),
         Form::Parameters | Form::Generic => (&script.as_run, &script.defines[..]),
     };
-    let name = if form == Form::Inlined {
-        format!("{name}-inlined")
-    } else {
-        name
-    };
+    let name = format!("pgbench-{}-{form:?}", script.key);
     let path = work_dir.join(format!("{name}.sql"));
     std::fs::write(&path, sql)?;
+    let (clients_s, secs) = (clients.to_string(), duration.as_secs().max(1).to_string());
     let out = Command::new("pgbench")
         .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &clients.to_string(),
-            "-j",
-            "2",
-            "-T",
+            "-n", "-M", "prepared", "-c", &clients_s, "-j", "2", "-T", &secs, "-f",
         ])
-        .arg(duration.as_secs().max(1).to_string())
+        .arg(&path)
         .args(
             defines
                 .iter()
                 .flat_map(|(k, v)| ["-D".to_owned(), format!("{k}={v}")]),
         )
-        .arg("-f")
-        .arg(&path)
         .arg(db_url)
         .env(
             "PGOPTIONS",
@@ -251,23 +121,24 @@ pub fn pgbench(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let num_after = |prefix: &str| -> Option<f64> {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
+    let num = |prefix: &str| -> Option<f64> {
+        let line = text.lines().find_map(|l| l.trim().strip_prefix(prefix))?;
+        line.split_whitespace().next()?.parse().ok()
     };
+    let shown: String = defines
+        .iter()
+        .map(|(k, v)| format!("-- -D {k}={v}\n"))
+        .collect();
     Ok(PgbenchResult {
         key: script.key.into(),
-        what: script.what.into(),
+        what: script.what.clone(),
         form,
         clients,
-        tps: num_after("tps = ").with_context(|| format!("no tps in pgbench output:\n{text}"))?,
-        latency_avg_ms: num_after("latency average = ").unwrap_or(f64::NAN),
-        transactions: num_after("number of transactions actually processed: ").unwrap_or(0.0)
-            as u64,
-        failed: num_after("number of failed transactions: ").unwrap_or(0.0) as u64,
-        sql: sql.clone(),
+        tps: num("tps = ").with_context(|| format!("no tps in pgbench output:\n{text}"))?,
+        latency_avg_ms: num("latency average = ").unwrap_or(f64::NAN),
+        transactions: num("number of transactions actually processed: ").unwrap_or(0.0) as u64,
+        failed: num("number of failed transactions: ").unwrap_or(0.0) as u64,
+        sql: shown + sql,
         other_cpu_pct: None,
     })
 }
@@ -308,12 +179,13 @@ pub fn bcrypt_rate(cost: u32, threads: usize, duration: Duration) -> BcryptResul
     }
     let seconds = started.elapsed().as_secs_f64();
     let hashes = count.load(Ordering::Relaxed);
+    let (hashes_per_s, other_cpu_pct) = (hashes as f64 / seconds, None);
     BcryptResult {
         cost,
         threads,
         hashes,
         seconds,
-        hashes_per_s: hashes as f64 / seconds,
-        other_cpu_pct: None,
+        hashes_per_s,
+        other_cpu_pct,
     }
 }

@@ -1,35 +1,14 @@
-//! `bench --lists`: whether a list page costs the same for a user with many tasks as for one
-//! with few. One user gets `--lists-tasks` tasks (1M by default) by SQL, another 20; then
-//! `GET /tasks?limit=20` is timed, one request at a time, the two users taking turns, on the first page and
-//! on a cursor page deep in the list (nine tenths down for the large user). The target: the
-//! large user's median and p99 within 2× of the small user's, on both pages.
+//! Lists at scale: whether a list page costs the same for a user with many tasks as for one
+//! with few. One user gets `--lists-tasks` tasks by SQL, another 20; then `GET
+//! /tasks?limit=20` is timed, one request at a time, the two users taking turns, on the first
+//! page and on a cursor page nine tenths down each list. The target (report.rs): the large
+//! user's median and p99 within 2× of the small user's, on both pages.
 
 use std::{net::SocketAddr, time::Instant};
 
 use anyhow::{Context, bail};
 
-use crate::{bench_user, http, psql, say};
-
-/// One timed case: its name and the request latencies, sorted, in milliseconds.
-pub struct Timed {
-    pub name: String,
-    pub millis: Vec<f64>,
-}
-
-impl Timed {
-    fn quantile(&self, q: f64) -> f64 {
-        let i = ((self.millis.len() as f64 - 1.0) * q).round() as usize;
-        self.millis[i]
-    }
-
-    pub fn median(&self) -> f64 {
-        self.quantile(0.5)
-    }
-
-    pub fn p99(&self) -> f64 {
-        self.quantile(0.99)
-    }
-}
+use crate::{bench_user, http, psql, report::ListCase, say};
 
 /// Times `GET` of each of `cases` (token, path) `requests` times, the cases taking turns
 /// request by request, so that other work on the machine weighs on each alike.
@@ -92,7 +71,7 @@ pub fn measure(
     task: SocketAddr,
     large_tasks: u64,
     requests: u32,
-) -> anyhow::Result<Vec<Timed>> {
+) -> anyhow::Result<Vec<ListCase>> {
     let small = bench_user(auth, "lists_small")?;
     let large = bench_user(auth, "lists_large")?;
     let started = Instant::now();
@@ -109,9 +88,9 @@ pub fn measure(
         )?;
     }
     psql(db_url, "VACUUM ANALYZE tasks")?;
+    let secs = started.elapsed().as_secs_f64();
     say(format!(
-        "lists: {large_tasks} + 20 tasks inserted in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "lists: {large_tasks} + 20 tasks inserted in {secs:.1} s"
     ));
     let mut cases = Vec::new();
     for (page, tenths) in [("first page", None), ("cursor page 9/10 down", Some(9u64))] {
@@ -126,43 +105,16 @@ pub fn measure(
             };
             pair.push((user.token.as_str(), path));
         }
-        let [small_ms, large_ms]: [Vec<f64>; 2] = time_requests(task, &pair, requests)?
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("two cases, two timings"))?;
-        cases.push(Timed {
-            name: format!("{page}, 20 tasks"),
-            millis: small_ms,
-        });
-        cases.push(Timed {
-            name: format!("{page}, {large_tasks} tasks"),
-            millis: large_ms,
-        });
+        let timed = time_requests(task, &pair, requests)?;
+        for (millis, n) in timed.iter().zip([20, large_tasks]) {
+            let at = |q: f64| millis[((millis.len() as f64 - 1.0) * q).round() as usize];
+            let name = format!("{page}, {n} tasks");
+            cases.push(ListCase {
+                name,
+                median_ms: at(0.5),
+                p99_ms: at(0.99),
+            });
+        }
     }
     Ok(cases)
-}
-
-/// The table for docs/benchmarks.md, and whether every large case is within 2× of its small
-/// one on median and p99.
-pub fn report(cases: &[Timed]) -> (String, bool) {
-    let mut table = String::from(
-        "| `GET /tasks?limit=20` | median ms | p99 ms | vs 20 tasks (target ≤ 2×) |\n|---|--:|--:|---|\n",
-    );
-    let mut met = true;
-    for pair in cases.chunks(2) {
-        let [small, large] = pair else { continue };
-        let (rm, rp) = (large.median() / small.median(), large.p99() / small.p99());
-        let ok = rm <= 2.0 && rp <= 2.0;
-        met &= ok;
-        table.push_str(&format!(
-            "| {} | {:.2} | {:.2} | |\n| {} | {:.2} | {:.2} | median {rm:.2}×, p99 {rp:.2}× ({}) |\n",
-            small.name,
-            small.median(),
-            small.p99(),
-            large.name,
-            large.median(),
-            large.p99(),
-            if ok { "met" } else { "not met" }
-        ));
-    }
-    (table, met)
 }

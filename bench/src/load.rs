@@ -31,11 +31,7 @@ pub struct WrkStats {
 
 impl WrkStats {
     pub fn rps(&self) -> f64 {
-        if self.duration_us == 0 {
-            0.0
-        } else {
-            self.requests as f64 * 1e6 / self.duration_us as f64
-        }
+        self.requests as f64 * 1e6 / self.duration_us.max(1) as f64
     }
 
     pub fn socket_errors(&self) -> u64 {
@@ -60,18 +56,9 @@ pub struct Script {
     pub delay_ms: u64,
 }
 
+/// A Lua string (JSON's escapes are Lua's for the ASCII the scripts hold).
 fn lua_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    serde_json::Value::from(s).to_string()
 }
 
 fn lua_list(items: &[String]) -> String {
@@ -82,21 +69,14 @@ fn lua_list(items: &[String]) -> String {
 impl Script {
     /// `method` on `paths` (rotated), no extra headers, no body, closed loop.
     pub fn new(method: &'static str, paths: Vec<String>) -> Self {
+        let (headers, bodies, delay_ms) = (vec![], vec![], 0);
         Self {
             method,
             paths,
-            headers: vec![],
-            bodies: vec![],
-            delay_ms: 0,
+            headers,
+            bodies,
+            delay_ms,
         }
-    }
-
-    pub fn headers(self, headers: Vec<(String, String)>) -> Self {
-        Self { headers, ..self }
-    }
-
-    pub fn bodies(self, bodies: Vec<String>) -> Self {
-        Self { bodies, ..self }
     }
 
     pub fn delay_ms(self, delay_ms: u64) -> Self {
@@ -104,20 +84,22 @@ impl Script {
     }
 
     pub fn lua(&self) -> String {
-        let mut s = format!("wrk.method = {}\n", lua_str(self.method));
+        let mut headers = String::new();
         for (k, v) in &self.headers {
-            s.push_str(&format!("wrk.headers[{}] = {}\n", lua_str(k), lua_str(v)));
+            headers.push_str(&format!("wrk.headers[{}] = {}\n", lua_str(k), lua_str(v)));
         }
         if !self.bodies.is_empty() {
-            s.push_str("wrk.headers[\"Content-Type\"] = \"application/json\"\n");
+            headers.push_str("wrk.headers[\"Content-Type\"] = \"application/json\"\n");
         }
-        s.push_str(&format!(
-            "local paths = {}\nlocal bodies = {}\n",
-            lua_list(&self.paths),
-            lua_list(&self.bodies)
-        ));
-        s.push_str(
-            r#"local i = 0
+        let delay = match self.delay_ms {
+            0 => String::new(),
+            ms => format!("delay = function() return {ms} end\n"),
+        };
+        format!(
+            r#"wrk.method = {}
+{headers}local paths = {}
+local bodies = {}
+local i = 0
 -- Each wrk thread has its own Lua state; start the threads at different places.
 local threads = 0
 setup = function(thread)
@@ -131,29 +113,22 @@ request = function()
   if #bodies > 0 then body = bodies[(i % #bodies) + 1] end
   return wrk.format(nil, paths[(i % #paths) + 1], nil, body)
 end
-"#,
-        );
-        if self.delay_ms > 0 {
-            s.push_str(&format!(
-                "delay = function() return {} end\n",
-                self.delay_ms
-            ));
-        }
-        s.push_str(
-            r#"done = function(summary, latency, requests)
+{delay}done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"status_errors":%d,' ..
+    'BENCH_JSON {{"requests":%d,"duration_us":%d,"bytes":%d,"status_errors":%d,' ..
     '"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,' ..
-    '"p50_us":%.0f,"p90_us":%.0f,"p99_us":%.0f,"max_us":%.0f,"mean_us":%.3f}\n',
+    '"p50_us":%.0f,"p90_us":%.0f,"p99_us":%.0f,"max_us":%.0f,"mean_us":%.3f}}\n',
     summary.requests, summary.duration, summary.bytes, e.status,
     e.connect, e.read, e.write, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency.max, latency.mean))
 end
 "#,
-        );
-        s
+            lua_str(self.method),
+            lua_list(&self.paths),
+            lua_list(&self.bodies),
+        )
     }
 }
 
@@ -174,8 +149,14 @@ pub struct WrkArgs<'a> {
 }
 
 pub fn spawn(a: WrkArgs) -> anyhow::Result<WrkRun> {
+    let lua = a.script.lua();
+    spawn_lua(a, &lua)
+}
+
+/// wrk with `lua` as its script instead of the one `a.script` makes (its first path is the URL).
+pub fn spawn_lua(a: WrkArgs, lua: &str) -> anyhow::Result<WrkRun> {
     let script_path = a.work_dir.join(format!("{}.lua", a.label));
-    std::fs::write(&script_path, a.script.lua())?;
+    std::fs::write(&script_path, lua)?;
     let out_path = a.work_dir.join(format!("{}.wrk.txt", a.label));
     let threads = a.threads.min(a.connections).max(1);
     let child = Command::new("wrk")
@@ -195,44 +176,30 @@ pub fn spawn(a: WrkArgs) -> anyhow::Result<WrkRun> {
 
 impl WrkRun {
     pub fn wait(self) -> anyhow::Result<WrkStats> {
+        json_line(&self.output()?, "BENCH_JSON ")
+    }
+
+    /// wrk's standard output, once it has exited successfully.
+    pub fn output(self) -> anyhow::Result<String> {
         let out = self.child.wait_with_output()?;
         let text = std::fs::read_to_string(&self.out_path).unwrap_or_default();
         if !out.status.success() {
-            bail!(
-                "wrk failed ({}): {}\n{text}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let err = String::from_utf8_lossy(&out.stderr);
+            bail!("wrk failed ({}): {err}\n{text}", out.status);
         }
-        let line = text
-            .lines()
-            .find_map(|l| l.strip_prefix("BENCH_JSON "))
-            .with_context(|| format!("no summary in wrk output:\n{text}"))?;
-        serde_json::from_str(line).with_context(|| format!("bad wrk summary {line}"))
+        Ok(text)
     }
+}
+
+/// The JSON after `prefix` on a line of a script's output.
+pub fn json_line<T: serde::de::DeserializeOwned>(text: &str, prefix: &str) -> anyhow::Result<T> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .with_context(|| format!("no {prefix}line in wrk output:\n{text}"))?;
+    serde_json::from_str(line).with_context(|| format!("bad wrk summary {line}"))
 }
 
 pub fn run(a: WrkArgs) -> anyhow::Result<WrkStats> {
     spawn(a)?.wait()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lua_quotes_and_rotates() {
-        let s = Script {
-            method: "PUT",
-            paths: vec!["/tasks/1".into(), "/tasks/2".into()],
-            headers: vec![("Authorization".into(), "Bearer a\"b".into())],
-            bodies: vec![r#"{"title":"x"}"#.into()],
-            delay_ms: 10,
-        };
-        let lua = s.lua();
-        assert!(lua.contains(r#"wrk.headers["Authorization"] = "Bearer a\"b""#));
-        assert!(lua.contains(r#"local paths = {"/tasks/1", "/tasks/2"}"#));
-        assert!(lua.contains(r#"local bodies = {"{\"title\":\"x\"}"}"#));
-        assert!(lua.contains("delay = function() return 10 end"));
-    }
 }

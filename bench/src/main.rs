@@ -1,27 +1,18 @@
-//! The benchmark harness: `cargo run --release -p bench` (`-- --quick` for CI).
-//!
-//! 1. builds the release binaries of auth and task (`cargo build --release -p auth -p task`,
-//!    same target directory) unless `--auth-bin`/`--task-bin` are given;
-//! 2. creates a fresh PostgreSQL database `bench_<pid>`, starts auth and task on it as separate
-//!    processes (JSON logs at info, a key from `auth keygen`), stdout captured to files;
-//! 3. seeds users and tasks, registers and logs in the two benchmark users;
-//! 4. measures the limits: pgbench with the SQL each endpoint runs, in the form PostgreSQL
-//!    serves fastest (bound parameters as the service sends them, the same with a generic plan
-//!    forced, values inlined), and bcrypt on all cores;
-//! 5. drives each scenario with wrk (a separate process), after one request of it has been
-//!    checked to succeed, and reads the log growth per request; then GET /tasks at a fixed
-//!    rate over 16 connections (a load balancer's traffic), and with `--musl` the host build's
-//!    task on `/tasks/health` for comparison;
-//! 6. measures RSS idle and under 256 connections, and start-up on a fresh SQLite file;
-//! 7. writes RESULTS.md and results.json to `--out` (default: `bench/`), with
-//!    bench/changes-tried.md (A/B measurements made by hand) at the end, and drops the database.
+//! The benchmark harness: `cargo build --release -p auth -p task -p bench &&
+//! target/release/bench` (`--quick` for CI). It starts auth and task on a scratch PostgreSQL
+//! database, seeds it, captures the SQL of each endpoint (capture.rs), runs each scenario next
+//! to its limit (pgbench, bcrypt), then the fixed-rate, memory, lists-at-scale, registration
+//! flood and start-up measurements, and writes RESULTS.md and results.json to `--out`
+//! (default: `bench/`). docs/benchmarks.md says what each part measures and why.
 
+mod capture;
+mod flood;
 mod http;
 mod limits;
 mod lists;
 mod load;
 mod machine;
-mod rate;
+mod oha;
 mod report;
 mod services;
 
@@ -37,11 +28,9 @@ use anyhow::{Context, bail};
 use clap::Parser;
 
 use crate::{
-    limits::SqlIds,
+    capture::StatementLog,
     load::{Script, WrkArgs, WrkStats},
-    report::{
-        BinarySize, FixedRate, HostHealth, Limit, Memory, Results, RunConfig, Scenario, Startup,
-    },
+    report::{BinarySize, FixedRate, HostHealth, Limit, Memory, Results, Scenario},
     services::{Launch, ScratchDb, Service, psql},
 };
 
@@ -49,7 +38,7 @@ use crate::{
 #[derive(Parser, Debug)]
 #[command(name = "bench")]
 struct Cli {
-    /// CI mode: 3 s per scenario, 1 s warm-up, 3 start-up runs.
+    /// CI mode: shorter runs, 100k tasks for the lists, a 10 s flood.
     #[arg(long)]
     quick: bool,
     /// Seconds of measurement per scenario and per pgbench script [default: 15, quick: 3].
@@ -61,85 +50,75 @@ struct Cli {
     /// Where RESULTS.md and results.json go [default: the bench crate's folder].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Build and measure the static musl binaries the images ship
-    /// (`--target x86_64-unknown-linux-musl`; needs that rustup target and musl-tools, which
-    /// .ci/musl.sh installs) instead of the host's glibc ones.
-    #[arg(long, conflicts_with_all = ["auth_bin", "task_bin"])]
-    musl: bool,
-    /// With --musl, skip building and measuring the host (glibc) task on /tasks/health.
+    /// The folder holding the `auth` and `task` binaries [default: this binary's folder].
+    #[arg(long, env = "BENCH_BIN_DIR")]
+    bin_dir: Option<PathBuf>,
+    /// A folder with a host (glibc) build of `task`, run on `/tasks/health` after the measured one.
     #[arg(long)]
-    no_host_compare: bool,
-    /// Use this auth binary instead of building one (give --task-bin too).
-    #[arg(long, requires = "task_bin")]
-    auth_bin: Option<PathBuf>,
-    /// Use this task binary instead of building one (give --auth-bin too).
-    #[arg(long, requires = "auth_bin")]
-    task_bin: Option<PathBuf>,
-    /// An admin connection to PostgreSQL (the scratch database is created next to it).
+    host_bin_dir: Option<PathBuf>,
+    /// An admin connection to PostgreSQL (the scratch database is made next to it).
     #[arg(
         long,
         env = "BENCH_PG_URL",
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pg_url: String,
-    /// Connections for every scenario but login.
+    /// PostgreSQL's server log, where the services' statements are read [default: the
+    /// server's log file, else Debian's].
+    #[arg(long, env = "BENCH_PG_LOG")]
+    pg_log: Option<PathBuf>,
+    /// Connections for every wrk scenario but login.
     #[arg(long, default_value_t = 64)]
     connections: u32,
-    /// Connections for the login flood.
-    #[arg(long, default_value_t = 16)]
-    login_connections: u32,
     /// Requests per second of the fixed-rate GET /tasks scenario.
     #[arg(long, default_value_t = 2000)]
     rate: u32,
-    /// Keep-alive connections of the fixed-rate scenario.
-    #[arg(long, default_value_t = 16)]
-    rate_connections: u32,
     /// DB_POOL_MAX of both services, and pgbench's client count.
     #[arg(long, default_value_t = 5)]
     pool: u32,
-    /// Users seeded besides the two benchmark users.
-    #[arg(long, default_value_t = 200)]
-    users: u32,
-    /// Tasks per seeded user.
-    #[arg(long, default_value_t = 50)]
-    tasks_per_user: u32,
-    /// Tasks of each benchmark user.
-    #[arg(long, default_value_t = 100)]
-    bench_user_tasks: u32,
-    /// Start-up measurements per service [default: 10, quick: 3].
+    /// Tasks of the large user in the lists-at-scale scenario [default: 1000000, quick: 100000].
     #[arg(long)]
-    startup_runs: Option<u32>,
-    /// Before starting, wait up to this many seconds for the CPUs to be quiet (under 10 %
-    /// busy with other work over 3 s); the report says how busy they were either way.
+    lists_tasks: Option<u64>,
+    /// Seconds of the registration flood [default: 30, quick: 10].
+    #[arg(long)]
+    flood_secs: Option<u64>,
+    /// Wait up to this many seconds for the CPUs to be quiet (under 10 % busy) first.
     #[arg(long, default_value_t = 0)]
     wait_idle: u64,
     /// Keep the work folder (wrk scripts and outputs, service logs) after a successful run.
     #[arg(long)]
     keep_work: bool,
-    /// Only the list-at-scale scenario (docs/benchmarks.md, "Lists at scale"): a user with
-    /// --lists-tasks tasks against one with 20, first page and a deep cursor page; prints
-    /// the table and fails when the target (within 2×) is not met. Needs only psql.
-    #[arg(long)]
-    lists: bool,
-    /// Tasks of the large user in --lists.
-    #[arg(long, default_value_t = 1_000_000)]
-    lists_tasks: u64,
-    /// Timed requests per case in --lists.
-    #[arg(long, default_value_t = 300)]
-    lists_requests: u32,
-    /// For profiling by hand: start and seed as usual, print the services' addresses, pids and
-    /// the benchmark users' tokens (with a ready wrk command), then wait for Enter (or the end of
-    /// standard input) and clean up, measuring nothing.
+    /// For profiling by hand: start and seed, print the services' addresses, pids and tokens,
+    /// wait for Enter (or the end of standard input), clean up; measure nothing.
     #[arg(long)]
     hold: bool,
 }
 
 const BCRYPT_COST: u32 = 10;
 const SEED_PASSWORD: &str = "bench-password-1";
+/// Seeded users besides the two benchmark users, tasks of each, tasks of a benchmark user.
+const USERS: u32 = 200;
+const TASKS_PER_USER: u32 = 50;
+const BENCH_USER_TASKS: u32 = 100;
+/// Connections of the login scenario, of the fixed-rate one (a load balancer keeps a handful
+/// per target), and of the registration flood.
+const LOGIN_CONNECTIONS: u32 = 16;
+const RATE_CONNECTIONS: u32 = 16;
+const FLOOD_CONNECTIONS: u32 = 48;
+/// The throughput scenarios drive bcrypt with more connections than hashing slots, and one
+/// user writing as fast as wrk can: the bounds that would turn that into 503s, 429s and 403s
+/// are lifted (the flood scenario runs auth at its defaults).
+const AUTH_UNBOUNDED: &[(&str, &str)] = &[
+    ("HASH_QUEUE", "65536"),
+    ("REGISTER_PER_ADDRESS_PER_HOUR", "1000000"),
+];
+const TASK_UNBOUNDED: &[(&str, &str)] = &[
+    ("TASK_WRITES_PER_USER_PER_SEC", "0"),
+    ("TASK_QUOTA_PER_USER", "0"),
+];
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench: FAILED: {e:#}");
@@ -153,181 +132,64 @@ fn say(msg: impl AsRef<str>) {
 }
 
 fn workspace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("bench is a workspace member")
-        .to_path_buf()
-}
-
-const MUSL: &str = "x86_64-unknown-linux-musl";
-
-/// Builds auth and task in release mode into the target directory this binary lives in
-/// (for the host, or for musl as the images are).
-fn build_binaries(musl: bool) -> anyhow::Result<(PathBuf, PathBuf)> {
-    build(musl, &["auth", "task"])
-}
-
-/// `cargo build --release -p <each of packages>` (for musl or the host), as [`build_binaries`].
-fn build(musl: bool, packages: &[&str]) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let exe = std::env::current_exe()?;
-    let target_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("cannot find the target directory")?
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let target_args: &[&str] = if musl { &["--target", MUSL] } else { &[] };
-    let package_args: Vec<&str> = packages.iter().flat_map(|p| ["-p", *p]).collect();
-    say(format!(
-        "building: cargo build --release {} {} --target-dir {}",
-        package_args.join(" "),
-        target_args.join(" "),
-        target_dir.display()
-    ));
-    let mut cmd = Command::new(cargo);
-    // `cargo run` hands this process the package's build variables (CARGO_MANIFEST_DIR, ...).
-    // Passed on, they would make the inner build differ from a plain
-    // `cargo build --release -p auth -p task` (ring's build script tracks CARGO_MANIFEST_DIR)
-    // and rebuild half the dependency tree every time.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        let prefixes = [
-            "CARGO_MANIFEST_",
-            "CARGO_PKG_",
-            "CARGO_CRATE_",
-            "CARGO_BIN_",
-            "CARGO_PRIMARY_",
-        ];
-        if prefixes.iter().any(|p| name.starts_with(p)) {
-            cmd.env_remove(name);
-        }
-    }
-    let status = cmd
-        .args(["build", "--release"])
-        .args(&package_args)
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .args(target_args)
-        .current_dir(workspace_dir())
-        .status()
-        .context("cannot run cargo")?;
-    if !status.success() {
-        bail!(
-            "cargo build --release {} failed ({status})",
-            package_args.join(" ")
-        );
-    }
-    let release = if musl {
-        target_dir.join(MUSL).join("release")
-    } else {
-        target_dir.join("release")
-    };
-    Ok((release.join("auth"), release.join("task")))
-}
-
-/// What the report says was measured: static musl (as the images ship) or the host's build.
-fn binaries_description(auth_bin: &Path, musl: bool) -> String {
-    let statically_linked = musl
-        || auth_bin
-            .components()
-            .any(|c| c.as_os_str() == std::ffi::OsStr::new(MUSL));
-    if statically_linked {
-        format!("the static release binaries for `{MUSL}`, as the images ship them")
-    } else {
-        "the release binaries for the host (glibc; the images ship static musl builds: \
-         `--musl` measures those)"
-            .into()
-    }
-}
-
-fn check_tools() -> anyhow::Result<()> {
-    for (tool, package) in [
-        ("wrk", "wrk"),
-        ("pgbench", "postgresql-contrib"),
-        ("psql", "postgresql-client"),
-    ] {
-        let found = Command::new(tool)
-            .arg("--version")
-            .output()
-            .map(|_| true)
-            .unwrap_or(false);
-        if !found {
-            bail!("{tool} is not installed (apt-get install {package}; .ci/bench.sh does it)");
-        }
-    }
-    Ok(())
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 struct Env<'a> {
-    auth_bin: &'a Path,
-    task_bin: &'a Path,
+    bins: &'a Path,
     signing_key: String,
     pool: u32,
     work: &'a Path,
 }
 
 impl Env<'_> {
-    fn common(&self, database_url: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("DATABASE_URL", database_url.to_owned()),
+    fn start(
+        &self,
+        name: &'static str,
+        url: &str,
+        log_name: &str,
+        extra: Vec<(&'static str, String)>,
+    ) -> anyhow::Result<Service> {
+        let mut env = vec![
+            ("DATABASE_URL", url.to_owned()),
             ("LOG_FORMAT", "json".into()),
             ("RUST_LOG", "info".into()),
             ("APP_ENV", "development".into()),
             ("DB_POOL_MAX", self.pool.to_string()),
-        ]
-    }
-
-    fn start_auth(&self, database_url: &str, log_name: String) -> anyhow::Result<Service> {
-        let mut env = self.common(database_url);
-        env.push(("JWT_SIGNING_KEY", self.signing_key.clone()));
-        env.push(("BCRYPT_COST", BCRYPT_COST.to_string()));
-        // The login scenario measures bcrypt throughput with more connections than hashing
-        // slots: they queue rather than being refused, as before the queue had a bound.
-        env.push(("HASH_QUEUE", "65536".to_owned()));
-        env.push(("REGISTER_PER_ADDRESS_PER_HOUR", "1000000".to_owned()));
+        ];
+        env.extend(extra);
+        let binary = &self.bins.join(name);
+        let (log_dir, log_name) = (self.work, log_name.to_owned());
         Launch {
-            name: "auth",
-            binary: self.auth_bin,
+            name,
+            binary,
             env,
-            log_dir: self.work,
+            log_dir,
             log_name,
         }
         .start()
     }
 
-    fn start_task(
+    /// auth with the signing key, bcrypt cost 10 and `settings` over the defaults.
+    fn auth(
         &self,
-        database_url: &str,
-        auth: &Service,
-        log_name: String,
+        url: &str,
+        log: &str,
+        settings: &[(&'static str, &str)],
     ) -> anyhow::Result<Service> {
-        let mut env = self.common(database_url);
-        env.push(("AUTH_SERVICE_URL", auth.url()));
-        // The scenarios measure throughput, with one user writing as fast as wrk can: the
-        // per-user bounds would turn most of it into 403s and 429s, so they are off.
-        env.push(("TASK_WRITES_PER_USER_PER_SEC", "0".into()));
-        env.push(("TASK_QUOTA_PER_USER", "0".into()));
-        Launch {
-            name: "task",
-            binary: self.task_bin,
-            env,
-            log_dir: self.work,
-            log_name,
-        }
-        .start()
+        let mut extra = vec![
+            ("JWT_SIGNING_KEY", self.signing_key.clone()),
+            ("BCRYPT_COST", BCRYPT_COST.to_string()),
+        ];
+        extra.extend(settings.iter().map(|(k, v)| (*k, v.to_string())));
+        self.start("auth", url, log, extra)
     }
-}
 
-fn keygen(auth_bin: &Path) -> anyhow::Result<String> {
-    let out = Command::new(auth_bin).arg("keygen").output()?;
-    let pem = String::from_utf8(out.stdout)?;
-    if !out.status.success() || !pem.contains("PRIVATE KEY") {
-        bail!(
-            "auth keygen failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    fn task(&self, url: &str, auth: &Service, log: &str) -> anyhow::Result<Service> {
+        let mut extra = vec![("AUTH_SERVICE_URL", auth.url())];
+        extra.extend(TASK_UNBOUNDED.iter().map(|(k, v)| (*k, v.to_string())));
+        self.start("task", url, log, extra)
     }
-    Ok(pem)
 }
 
 /// A user the benchmark acts as.
@@ -336,84 +198,21 @@ struct BenchUser {
     token: String,
 }
 
-fn register(auth: SocketAddr, username: &str) -> anyhow::Result<i64> {
-    let body = serde_json::json!({
-        "username": username,
-        "email": format!("{username}@example.com"),
-        "password": SEED_PASSWORD,
-    })
-    .to_string();
-    let r = http::request(auth, "POST", "/auth/register", &[], Some(&body))?;
-    if r.status != 201 {
-        bail!("register {username}: {} {}", r.status, r.body);
-    }
-    r.json()?["user"]["id"]
-        .as_i64()
-        .with_context(|| format!("no user.id in {}", r.body))
-}
-
-fn login(auth: SocketAddr, username: &str) -> anyhow::Result<String> {
-    let body = serde_json::json!({"username": username, "password": SEED_PASSWORD}).to_string();
-    let r = http::request(auth, "POST", "/auth/login", &[], Some(&body))?;
-    if r.status != 200 {
-        bail!("login {username}: {} {}", r.status, r.body);
-    }
-    Ok(r.json()?["token"]
-        .as_str()
-        .with_context(|| format!("no token in {}", r.body))?
-        .to_owned())
-}
-
+/// Registers `username` through the API and logs it in.
 fn bench_user(auth: SocketAddr, username: &str) -> anyhow::Result<BenchUser> {
-    let id = register(auth, username)?;
-    Ok(BenchUser {
-        id,
-        token: login(auth, username)?,
-    })
-}
-
-fn seed_user_name(i: u32) -> String {
-    format!("seed_user_{i}")
-}
-
-/// The seeded users, by SQL (one shared bcrypt hash, so each can log in); if the users table
-/// no longer takes that INSERT, through the API instead. Returns how it was done.
-fn seed_users(db_url: &str, auth: SocketAddr, users: u32) -> anyhow::Result<String> {
-    let hash = bcrypt::hash(SEED_PASSWORD, BCRYPT_COST)?;
-    let sql = format!(
-        "INSERT INTO users (username, email, password_hash, created_at, updated_at) \
-         SELECT 'seed_user_' || g, 'seed_user_' || g || '@example.com', '{hash}', \
-                now() - g * interval '1 hour', now() - g * interval '1 hour' \
-         FROM generate_series(1, {users}) g"
-    );
-    match psql(db_url, &sql) {
-        Ok(_) => Ok("by SQL".into()),
-        Err(e) => {
-            say(format!(
-                "users by SQL failed ({e:#}); registering {users} users through the API instead"
-            ));
-            let next = std::sync::atomic::AtomicU32::new(1);
-            thread::scope(|s| {
-                let workers: Vec<_> = (0..4)
-                    .map(|_| {
-                        s.spawn(|| -> anyhow::Result<()> {
-                            loop {
-                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                if i > users {
-                                    return Ok(());
-                                }
-                                register(auth, &seed_user_name(i))?;
-                            }
-                        })
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .try_for_each(|w| w.join().expect("register thread"))
-            })?;
-            Ok("through the API".into())
+    let email = format!("{username}@example.com");
+    let body = serde_json::json!({"username": username, "email": email, "password": SEED_PASSWORD});
+    let mut answers = vec![];
+    for (path, want) in [("/auth/register", 201), ("/auth/login", 200)] {
+        let r = http::request(auth, "POST", path, &[], Some(&body.to_string()))?;
+        if r.status != want {
+            bail!("{path} {username}: {} {}", r.status, r.body);
         }
+        answers.push(serde_json::from_str::<serde_json::Value>(&r.body)?);
     }
+    let id = answers[0]["user"]["id"].as_i64().context("no user.id")?;
+    let token = answers[1]["token"].as_str().context("no token")?.to_owned();
+    Ok(BenchUser { id, token })
 }
 
 /// `count` tasks for each user `WHERE` matches, with a spread of statuses, priorities, due
@@ -422,7 +221,8 @@ fn seed_tasks(db_url: &str, user_where: &str, count: u32) -> anyhow::Result<()> 
     psql(
         db_url,
         &format!(
-            "INSERT INTO tasks (user_id, title, description, status, priority, due_date, created_at, updated_at) \
+            "INSERT INTO tasks (user_id, title, description, status, priority, due_date, \
+                                created_at, updated_at) \
              SELECT u.id, 'Seeded task ' || g || ' of ' || u.username, \
                     CASE WHEN g % 3 = 0 THEN NULL ELSE repeat('Something to do. ', 1 + g % 8) END, \
                     (ARRAY['pending','in_progress','completed'])[1 + g % 3], \
@@ -451,11 +251,7 @@ fn task_ids(db_url: &str, user_id: i64) -> anyhow::Result<Vec<i64>> {
     Ok(ids)
 }
 
-fn bounds(ids: &[i64]) -> (i64, i64) {
-    (ids[0], ids[ids.len() - 1])
-}
-
-/// One scenario: the request shape, which service serves it, and its limit.
+/// One scenario: its key and name, the service that serves it, and the request shape.
 struct Plan {
     key: &'static str,
     name: &'static str,
@@ -464,104 +260,83 @@ struct Plan {
     script: Script,
 }
 
-fn bearer(token: &str) -> Vec<(String, String)> {
-    vec![("Authorization".into(), format!("Bearer {token}"))]
-}
-
-fn plans(
-    cli: &Cli,
-    reader: &BenchUser,
-    writer: &BenchUser,
-    reader_ids: &[i64],
-    writer_ids: &[i64],
-) -> Vec<Plan> {
+fn plans(c: u32, reader: &BenchUser, writer: &BenchUser, ids: (&[i64], &[i64])) -> Vec<Plan> {
     let paths = |ids: &[i64]| ids.iter().map(|id| format!("/tasks/{id}")).collect();
     let one = |path: &str| vec![path.to_owned()];
-    let json = |v: serde_json::Value| v.to_string();
-    let updates = ["pending", "in_progress", "completed"]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            json(serde_json::json!({"title": format!("Updated by wrk {i}"), "status": s}))
-        })
+    let updates = ["pending", "in_progress", "completed"].iter().enumerate();
+    let updates = updates
+        .map(|(i, s)| serde_json::json!({"title": format!("Updated by wrk {i}"), "status": s}))
+        .map(|v| v.to_string())
         .collect();
-    let new_task = json(serde_json::json!({
-        "title": "Benchmark task",
-        "description": "created by wrk",
-        "priority": "high",
-        "due_date": "2030-01-31"
-    }));
-    // Logins rotate over (at most) the first 50 seeded users.
-    let logins = (1..=cli.users.clamp(1, 50))
-        .map(|i| {
-            json(serde_json::json!({"username": seed_user_name(i), "password": SEED_PASSWORD}))
-        })
+    let new_task = serde_json::json!({"title": "Benchmark task", "description": "created by wrk",
+        "priority": "high", "due_date": "2030-01-31"});
+    // Logins rotate over the first 50 seeded users.
+    let logins = (1..=50)
+        .map(|i| serde_json::json!({"username": format!("seed_user_{i}"), "password": SEED_PASSWORD}))
+        .map(|v| v.to_string())
         .collect();
-    let (c, as_reader, as_writer) = (
-        cli.connections,
-        bearer(&reader.token),
-        bearer(&writer.token),
-    );
-    let plan = |key, name, service, connections, script| Plan {
-        key,
-        name,
-        service,
-        connections,
-        script,
+    let plan = |key: &'static str, name: &'static str, paths, user: Option<&BenchUser>, bodies| {
+        let headers = user.map(|u| vec![("Authorization".into(), format!("Bearer {}", u.token))]);
+        Plan {
+            key,
+            name,
+            service: if key.starts_with("auth") {
+                "auth"
+            } else {
+                "task"
+            },
+            connections: if key == "auth_login" {
+                LOGIN_CONNECTIONS
+            } else {
+                c
+            },
+            script: Script {
+                method: name.split(' ').next().unwrap_or("GET"),
+                paths,
+                headers: headers.unwrap_or_default(),
+                bodies,
+                delay_ms: 0,
+            },
+        }
     };
+    let (r, w) = (Some(reader), Some(writer));
     vec![
         plan(
             "tasks_health",
             "GET /tasks/health",
-            "task",
-            c,
-            Script::new("GET", one("/tasks/health")),
+            one("/tasks/health"),
+            None,
+            vec![],
         ),
         plan(
             "tasks_list",
             "GET /tasks?limit=20",
-            "task",
-            c,
-            Script::new("GET", one("/tasks?limit=20")).headers(as_reader.clone()),
+            one("/tasks?limit=20"),
+            r,
+            vec![],
         ),
-        plan(
-            "tasks_get",
-            "GET /tasks/{id}",
-            "task",
-            c,
-            Script::new("GET", paths(reader_ids)).headers(as_reader.clone()),
-        ),
-        plan(
-            "tasks_update",
-            "PUT /tasks/{id}",
-            "task",
-            c,
-            Script::new("PUT", paths(writer_ids))
-                .headers(as_writer.clone())
-                .bodies(updates),
-        ),
+        plan("tasks_get", "GET /tasks/{id}", paths(ids.0), r, vec![]),
+        plan("tasks_update", "PUT /tasks/{id}", paths(ids.1), w, updates),
         plan(
             "tasks_create",
             "POST /tasks",
-            "task",
-            c,
-            Script::new("POST", one("/tasks"))
-                .headers(as_writer)
-                .bodies(vec![new_task]),
+            one("/tasks"),
+            w,
+            vec![new_task.to_string()],
         ),
         plan(
             "auth_validate",
             "POST /auth/validate",
-            "auth",
-            c,
-            Script::new("POST", one("/auth/validate")).headers(as_reader),
+            one("/auth/validate"),
+            r,
+            vec![],
         ),
         plan(
             "auth_login",
             "POST /auth/login",
-            "auth",
-            cli.login_connections,
-            Script::new("POST", one("/auth/login")).bodies(logins),
+            one("/auth/login"),
+            None,
+            logins,
         ),
     ]
 }
@@ -569,19 +344,14 @@ fn plans(
 /// Sends the scenario's first request once and insists on a 2xx: a failure here is the
 /// harness's (token, path, body), not a finding about the service.
 fn sanity_check(service: &Service, plan: &Plan) -> anyhow::Result<()> {
-    let headers: Vec<(&str, &str)> = plan
-        .script
+    let s = &plan.script;
+    let headers: Vec<(&str, &str)> = s
         .headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let r = http::request(
-        service.addr,
-        plan.script.method,
-        &plan.script.paths[0],
-        &headers,
-        plan.script.bodies.first().map(String::as_str),
-    )?;
+    let body = s.bodies.first().map(String::as_str);
+    let r = http::request(service.addr, s.method, &s.paths[0], &headers, body)?;
     if !(200..300).contains(&r.status) {
         bail!(
             "{}: a single request answered {} {}",
@@ -596,177 +366,223 @@ fn sanity_check(service: &Service, plan: &Plan) -> anyhow::Result<()> {
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
     }
 }
 
-/// `--lists`: the list-at-scale scenario alone, on its own scratch database.
-fn run_lists(cli: &Cli) -> anyhow::Result<()> {
-    let (auth_bin, task_bin) = match (&cli.auth_bin, &cli.task_bin) {
-        (Some(a), Some(t)) => (a.clone(), t.clone()),
-        _ => build_binaries(cli.musl)?,
-    };
-    let work = std::env::temp_dir().join(format!("bench-work-{}", std::process::id()));
-    std::fs::create_dir_all(&work)?;
-    let env = Env {
-        auth_bin: &auth_bin,
-        task_bin: &task_bin,
-        signing_key: keygen(&auth_bin)?,
-        pool: cli.pool,
-        work: &work,
-    };
-    let db = ScratchDb::create(&cli.pg_url)?;
-    let auth = env.start_auth(&db.url, "auth".into())?;
-    let task = env.start_task(&db.url, &auth, "task".into())?;
-    let cases = lists::measure(
-        &db.url,
-        auth.addr,
-        task.addr,
-        cli.lists_tasks,
-        cli.lists_requests,
-    )?;
-    let (table, met) = lists::report(&cases);
-    println!("{table}");
-    task.stop();
-    auth.stop();
-    if !cli.keep_work {
-        let _ = std::fs::remove_dir_all(&work);
+/// The scenarios held against PostgreSQL, and the ids their request picks one of (GET and PUT
+/// of one task: pgbench draws it from all of the user's).
+fn db_limited<'a>(key: &str, ids: (&'a [i64], &'a [i64])) -> Option<Option<&'a [i64]>> {
+    match key {
+        "tasks_list" | "tasks_create" | "auth_validate" => Some(None),
+        "tasks_get" => Some(Some(ids.0)),
+        "tasks_update" => Some(Some(ids.1)),
+        _ => None,
     }
-    if !met {
-        bail!("a large user's list page took more than 2× the small user's");
+}
+
+/// The pgbench script of each scenario held against PostgreSQL, from the statements one
+/// request of it sent: a second auth and task log every statement of theirs (their
+/// connections only), each request is sent until two in a row send the same statements (the
+/// first ones warm caches and prepare), and the last is kept.
+fn capture_scripts(
+    env: &Env,
+    db_url: &str,
+    log: &StatementLog,
+    plans: &[Plan],
+    ids: (&[i64], &[i64]),
+) -> anyhow::Result<Vec<limits::SqlScript>> {
+    let url = format!("{db_url}?options[log_statement]=all");
+    let auth = env.auth(&url, "auth-capture", AUTH_UNBOUNDED)?;
+    let task = env.task(&url, &auth, "task-capture")?;
+    let mut scripts = Vec::new();
+    for plan in plans {
+        let Some(rows) = db_limited(plan.key, ids) else {
+            continue;
+        };
+        let service = if plan.service == "auth" { &auth } else { &task };
+        let same = |a: &[capture::Statement], b: &[capture::Statement]| {
+            a.iter().map(|s| &s.sql).eq(b.iter().map(|s| &s.sql))
+        };
+        let mut runs: Vec<Vec<capture::Statement>> = Vec::new();
+        while !matches!(&runs[..], [.., a, b] if same(a, b)) {
+            if runs.len() == 6 {
+                bail!(
+                    "{}: its statements differ from request to request",
+                    plan.name
+                );
+            }
+            let mark = log.mark();
+            sanity_check(service, plan)?;
+            thread::sleep(Duration::from_millis(200));
+            runs.push(log.since(mark)?);
+        }
+        let statements = runs.pop().unwrap_or_default();
+        if statements
+            .iter()
+            .all(|s| ["BEGIN", "COMMIT"].contains(&s.sql.as_str()))
+        {
+            bail!("{}: no statement in PostgreSQL's log", plan.name);
+        }
+        let row = rows.map(|r| (r[0], (r[0], r[r.len() - 1])));
+        let what = format!("the {} statement(s) of `{}`", statements.len(), plan.name);
+        scripts.push(capture::script(plan.key, what, &statements, row));
     }
-    Ok(())
+    Ok(scripts)
+}
+
+/// The fastest form of scenario `key`'s script: what PostgreSQL could do for this endpoint.
+fn pg_limit(pgbench: &[limits::PgbenchResult], key: &str) -> Option<Limit> {
+    let best = pgbench
+        .iter()
+        .filter(|p| p.key == key)
+        .max_by(|a, b| a.tps.total_cmp(&b.tps))?;
+    let (form, clients) = (best.form.label(), best.clients);
+    let name = format!("pgbench, its statements ({form}, {clients} clients)");
+    Some(Limit {
+        name,
+        value: best.tps,
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let started = Instant::now();
-    let duration = Duration::from_secs(cli.duration.unwrap_or(if cli.quick { 3 } else { 15 }));
-    let warmup = Duration::from_secs(cli.warmup.unwrap_or(if cli.quick { 1 } else { 3 }));
-    let startup_runs = cli.startup_runs.unwrap_or(if cli.quick { 3 } else { 10 });
+    let q = cli.quick;
+    let duration = Duration::from_secs(cli.duration.unwrap_or(if q { 3 } else { 15 }));
+    let warmup = Duration::from_secs(cli.warmup.unwrap_or(if q { 1 } else { 3 }));
+    let startup_runs = if q { 3 } else { 10 };
+    let lists_tasks = cli
+        .lists_tasks
+        .unwrap_or(if q { 100_000 } else { 1_000_000 });
+    let (lists_requests, idle_logins) = if q { (100, 10) } else { (300, 30) };
+    let flood_secs = cli.flood_secs.unwrap_or(if q { 10 } else { 30 });
     let out_dir = cli
         .out
         .clone()
         .unwrap_or_else(|| workspace_dir().join("bench"));
-    if cli.lists {
-        return run_lists(&cli);
-    }
-    check_tools()?;
-    let (auth_bin, task_bin) = match (&cli.auth_bin, &cli.task_bin) {
-        (Some(a), Some(t)) => (a.clone(), t.clone()),
-        _ => build_binaries(cli.musl)?,
+    let bins = match &cli.bin_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("this binary's folder")?
+            .to_path_buf(),
     };
-    let binaries = binaries_description(&auth_bin, cli.musl);
+    let (auth_bin, task_bin) = (bins.join("auth"), bins.join("task"));
+    let out = Command::new(&auth_bin)
+        .arg("keygen")
+        .output()
+        .with_context(|| {
+            format!(
+                "cannot run {} (cargo build --release -p auth -p task, or --bin-dir)",
+                auth_bin.display()
+            )
+        })?;
+    let signing_key = String::from_utf8(out.stdout)?;
+    if !out.status.success() || !signing_key.contains("PRIVATE KEY") {
+        bail!(
+            "auth keygen failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
     let wrk_threads = nproc.clamp(1, 4) as u32;
-
     let work = std::env::temp_dir().join(format!("bench-work-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     std::fs::create_dir_all(&out_dir)?;
     say(format!("work folder (logs, scripts): {}", work.display()));
-
-    if cli.wait_idle > 0 {
-        let deadline = Instant::now() + Duration::from_secs(cli.wait_idle);
-        loop {
-            let busy = machine::cpu_busy(Duration::from_secs(3));
-            let quiet = busy
-                .trim_end_matches('%')
-                .trim()
-                .parse::<f64>()
-                .is_ok_and(|v| v < 10.0);
-            if quiet || Instant::now() >= deadline {
-                say(format!("CPU busy with other work: {busy}; starting"));
-                break;
-            }
-            say(format!("CPU busy with other work: {busy}; waiting"));
-        }
-    }
-    let pg_version = psql(&cli.pg_url, "SHOW server_version")
-        .with_context(|| format!("cannot reach PostgreSQL at {}", cli.pg_url))?;
-    let machine = machine::describe(&workspace_dir(), format!("PostgreSQL {pg_version}"));
-
     let env = Env {
-        auth_bin: &auth_bin,
-        task_bin: &task_bin,
-        signing_key: keygen(&auth_bin)?,
+        bins: &bins,
+        signing_key,
         pool: cli.pool,
         work: &work,
     };
 
+    let deadline = Instant::now() + Duration::from_secs(cli.wait_idle);
+    let mut waiting = cli.wait_idle > 0;
+    while waiting {
+        let busy = machine::cpu_busy_pct(Duration::from_secs(3));
+        say(format!("CPU busy with other work: {busy:.0?} %"));
+        waiting = !busy.is_some_and(|v| v < 10.0) && Instant::now() < deadline;
+    }
+    let pg_version = psql(&cli.pg_url, "SHOW server_version")
+        .with_context(|| format!("cannot reach PostgreSQL at {}", cli.pg_url))?;
+    let mut machine = machine::describe(&workspace_dir(), format!("PostgreSQL {pg_version}"));
+
     let db = ScratchDb::create(&cli.pg_url)?;
     say(format!("database {}", db.name));
-    let mut auth = env.start_auth(&db.url, "auth".into())?;
-    let mut task = env.start_task(&db.url, &auth, "task".into())?;
-    let startup_postgres_ms = vec![
-        ("auth".to_owned(), auth.startup.as_secs_f64() * 1000.0),
-        ("task".to_owned(), task.startup.as_secs_f64() * 1000.0),
-    ];
-    say(format!(
-        "auth on {} (pid {}), task on {} (pid {})",
-        auth.addr,
-        auth.pid(),
-        task.addr,
-        task.pid()
-    ));
+    let mut auth = env.auth(&db.url, "auth", AUTH_UNBOUNDED)?;
+    let mut task = env.task(&db.url, &auth, "task")?;
 
-    // Data.
     let reader = bench_user(auth.addr, "bench_reader")?;
     let writer = bench_user(auth.addr, "bench_writer")?;
-    let seeded_users_via = seed_users(&db.url, auth.addr, cli.users)?;
-    seed_tasks(
+    let hash = bcrypt::hash(SEED_PASSWORD, BCRYPT_COST)?;
+    psql(
         &db.url,
-        "u.username LIKE 'seed\\_user\\_%'",
-        cli.tasks_per_user,
+        &format!(
+            "INSERT INTO users (username, email, password_hash, created_at, updated_at) \
+             SELECT 'seed_user_' || g, 'seed_user_' || g || '@example.com', '{hash}', \
+                    now() - g * interval '1 hour', now() - g * interval '1 hour' \
+             FROM generate_series(1, {USERS}) g"
+        ),
     )?;
-    seed_tasks(
-        &db.url,
-        &format!("u.id = {}", reader.id),
-        cli.bench_user_tasks,
-    )?;
-    seed_tasks(
-        &db.url,
-        &format!("u.id = {}", writer.id),
-        cli.bench_user_tasks,
-    )?;
+    seed_tasks(&db.url, "u.username LIKE 'seed\\_user\\_%'", TASKS_PER_USER)?;
+    for user in [&reader, &writer] {
+        seed_tasks(&db.url, &format!("u.id = {}", user.id), BENCH_USER_TASKS)?;
+    }
     psql(&db.url, "ANALYZE")?;
     let reader_ids = task_ids(&db.url, reader.id)?;
     let writer_ids = task_ids(&db.url, writer.id)?;
-    let counts = psql(
-        &db.url,
-        "SELECT (SELECT count(*) FROM users) || ' users, ' || (SELECT count(*) FROM tasks) || ' tasks'",
-    )?;
-    say(format!("seeded {counts} (users {seeded_users_via})"));
-
     if cli.hold {
-        return hold(&auth, &task, &reader, &writer, &reader_ids);
+        println!("AUTH_URL={} AUTH_PID={}", auth.url(), auth.pid());
+        println!("TASK_URL={} TASK_PID={}", task.url(), task.pid());
+        println!(
+            "READER_TOKEN={}\nWRITER_TOKEN={}",
+            reader.token, writer.token
+        );
+        println!("READER_TASK_ID={}", reader_ids[0]);
+        let (t, u) = (&reader.token, task.url());
+        println!("# e.g.: wrk -t2 -c64 -d10s -H 'Authorization: Bearer {t}' '{u}/tasks?limit=20'");
+        say("holding; press Enter (or close standard input) to stop and drop the database");
+        std::io::stdin().read_line(&mut String::new())?;
+        return Ok(());
     }
-
     thread::sleep(Duration::from_secs(1));
     let idle = [auth.memory_kib()?.0, task.memory_kib()?.0];
 
+    let ids = (&reader_ids[..], &writer_ids[..]);
+    let plans = plans(cli.connections, &reader, &writer, ids);
+    // A server whose log this machine cannot read (a container's) leaves the scenarios without
+    // their database limits, and the report says so; a readable log that yields nothing fails.
+    let (scripts, statement_log) =
+        match StatementLog::find(&cli.pg_url, cli.pg_log.clone(), &db.name) {
+            Ok(log) => {
+                say(format!(
+                    "capturing each endpoint's statements from {}",
+                    log.path.display()
+                ));
+                (
+                    capture_scripts(&env, &db.url, &log, &plans, ids)?,
+                    log.path.display().to_string(),
+                )
+            }
+            Err(e) => {
+                say(format!("NO DATABASE LIMITS: {e:#}"));
+                (
+                    vec![],
+                    format!("**not readable, so no database limits**: {e:#}"),
+                )
+            }
+        };
+
     // Each scenario runs right after its limit, so that other work on the machine (if any)
     // weighs on both alike; the CPU other work took just before is recorded with each.
-    let ids = SqlIds {
-        reader_id: reader.id,
-        reader_task_ids: bounds(&reader_ids),
-        writer_id: writer.id,
-        writer_task_ids: bounds(&writer_ids),
-    };
-    let mut scripts = limits::endpoint_scripts(&ids);
-    let mut pgbench = Vec::new();
-    let mut bcrypt = None;
-    let quiet_window = Duration::from_secs(1);
-
-    // Scenarios.
-    let plans = plans(&cli, &reader, &writer, &reader_ids, &writer_ids);
-    let mut scenarios = Vec::new();
-    let mut health_during_login = WrkStats::default();
-    let mut host_health = None;
+    let (mut pgbench, mut bcrypt, mut scenarios) = (Vec::new(), None, Vec::new());
+    let (mut health_during_login, mut host_health) = (WrkStats::default(), None);
+    let mut memory = Vec::new();
+    let quiet = || machine::cpu_busy_pct(Duration::from_secs(1));
     for plan in &plans {
         let service = if plan.service == "auth" {
             &mut auth
@@ -774,36 +590,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &mut task
         };
         sanity_check(service, plan)?;
-        let limit_keys: &[&str] = match plan.key {
-            "tasks_list" => &["list"],
-            "tasks_get" => &["get"],
-            "tasks_update" => &["get_update"],
-            "tasks_create" => &["insert"],
-            "auth_validate" => &["validate"],
-            _ => &[],
-        };
-        for key in limit_keys {
-            let at = scripts
-                .iter()
-                .position(|s| s.key == *key)
-                .expect("a script for each limit key");
-            let script = scripts.remove(at);
+        let mut limit = None;
+        if let Some(script) = scripts.iter().find(|s| s.key == plan.key) {
             for form in limits::Form::ALL {
-                let other = machine::cpu_busy_pct(quiet_window);
-                say(format!("pgbench {key} ({})", form.label()));
-                let mut r = limits::pgbench(&db.url, &script, form, cli.pool, duration, &work)?;
+                let other = quiet();
+                say(format!("pgbench {} ({})", plan.key, form.label()));
+                let mut r = limits::pgbench(&db.url, script, form, cli.pool, duration, &work)?;
                 r.other_cpu_pct = other;
                 pgbench.push(r);
             }
+            limit = pg_limit(&pgbench, plan.key);
         }
         if plan.key == "auth_login" {
-            let other = machine::cpu_busy_pct(quiet_window);
+            let other = quiet();
             say(format!("bcrypt cost {BCRYPT_COST} on {nproc} threads"));
             let mut b = limits::bcrypt_rate(BCRYPT_COST, nproc, duration);
             b.other_cpu_pct = other;
+            let name = format!("bcrypt cost {BCRYPT_COST}, {nproc} threads");
+            limit = Some(Limit {
+                name,
+                value: b.hashes_per_s,
+            });
             bcrypt = Some(b);
         }
-        let other_cpu_pct = machine::cpu_busy_pct(quiet_window);
+        let other_cpu_pct = quiet();
         let base = service.url();
         let args = |d: Duration, label: &str| WrkArgs {
             base_url: &base,
@@ -819,59 +629,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             load::run(args(warmup, "warmup"))?;
         }
         let log_from = service.log_len();
-        let (stats, served) = if plan.key == "auth_login" {
-            let probe = Script::new("GET", vec!["/auth/health".into()]).delay_ms(10);
-            let prober = load::spawn(WrkArgs {
-                base_url: &base,
-                script: &probe,
-                connections: 1,
-                threads: 1,
-                duration,
-                work_dir: &work,
-                label: "auth_health_probe".into(),
-            })?;
-            let stats = load::run(args(duration, "run"))?;
-            health_during_login = prober.wait()?;
-            let served = stats.requests + health_during_login.requests;
-            (stats, served)
-        } else {
-            let stats = load::run(args(duration, "run"))?;
-            let served = stats.requests;
-            (stats, served)
+        let probe = Script::new("GET", vec!["/auth/health".into()]).delay_ms(10);
+        let probe = WrkArgs {
+            script: &probe,
+            connections: 1,
+            threads: 1,
+            ..args(duration, "probe")
         };
+        let prober = (plan.key == "auth_login")
+            .then(|| load::spawn(probe))
+            .transpose()?;
+        let stats = load::run(args(duration, "run"))?;
+        let mut served = stats.requests;
+        if let Some(p) = prober {
+            health_during_login = p.wait()?;
+            served += health_during_login.requests;
+        }
         thread::sleep(Duration::from_millis(300)); // let the last log lines land
-        let log_to = service.log_len();
         service.check_alive()?;
-        let (log_bytes, log_lines) = services::log_delta(&service.log_path, log_from, log_to)?;
-        let limit = match plan.key {
-            "tasks_list" => pg_limit(&pgbench, "list", "pgbench page with its total"),
-            "tasks_get" => pg_limit(&pgbench, "get", "pgbench get by id"),
-            "tasks_create" => pg_limit(&pgbench, "insert", "pgbench INSERT"),
-            "tasks_update" => pg_limit(&pgbench, "get_update", "pgbench get + UPDATE"),
-            "auth_login" => bcrypt.as_ref().map(|b| Limit {
-                name: format!("bcrypt cost {BCRYPT_COST}, {nproc} threads"),
-                value: b.hashes_per_s,
-                unit: "hashes/s".into(),
-            }),
-            "auth_validate" => pg_limit(&pgbench, "validate", "pgbench token state"),
-            _ => None,
-        };
-        let rps = stats.rps();
-        let per = |v: u64| {
-            if served == 0 {
-                f64::NAN
-            } else {
-                v as f64 / served as f64
-            }
-        };
+        let (log_bytes, log_lines) =
+            services::log_delta(&service.log_path, log_from, service.log_len())?;
+        let (rps, per) = (stats.rps(), |v: u64| v as f64 / served.max(1) as f64);
+        let (p50, p99) = (report::ms(stats.p50_us), report::ms(stats.p99_us));
         say(format!(
-            "  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {} errors, {:.2} log lines/request",
-            rps,
-            report::ms(stats.p50_us),
-            report::ms(stats.p99_us),
-            report::ms(stats.max_us),
-            stats.errors(),
-            per(log_lines)
+            "  {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms, {} errors",
+            stats.errors()
         ));
         if stats.requests == 0 {
             bail!("{}: wrk completed no request", plan.name);
@@ -884,18 +666,66 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rps,
             ratio: limit.as_ref().map(|l| rps / l.value),
             limit,
-            log_bytes,
-            log_lines,
             served,
             other_cpu_pct,
             log_bytes_per_request: per(log_bytes),
             log_lines_per_request: per(log_lines),
             stats,
         });
-        if plan.key == "tasks_health" && cli.musl && !cli.no_host_compare {
-            host_health = Some(host_task_health(
-                &env, &db.url, &auth, plan, duration, warmup,
-            )?);
+        if matches!(plan.key, "auth_validate" | "tasks_list") {
+            say(format!("RSS of {} under 256 connections", service.name));
+            let mem_duration = duration.min(Duration::from_secs(10));
+            let run = load::spawn(WrkArgs {
+                connections: 256,
+                ..args(mem_duration, "rss")
+            })?;
+            let (t0, mut max_rss) = (Instant::now(), 0);
+            while t0.elapsed() < mem_duration + Duration::from_millis(500) {
+                max_rss = max_rss.max(service.memory_kib()?.0);
+                thread::sleep(Duration::from_millis(50));
+            }
+            let stats = run.wait()?;
+            service.check_alive()?;
+            memory.push(Memory {
+                service: service.name.into(),
+                idle_kib: idle[usize::from(plan.service == "task")],
+                at_256_kib: max_rss,
+                load_256: format!(
+                    "{}: {:.0} req/s, {} errors",
+                    plan.name,
+                    stats.rps(),
+                    stats.errors()
+                ),
+                peak_kib: service.memory_kib()?.1,
+            });
+        }
+        if let (Some(dir), "tasks_health") = (&cli.host_bin_dir, plan.key) {
+            let host = Env {
+                bins: dir,
+                signing_key: env.signing_key.clone(),
+                ..env
+            };
+            let host_task = host.task(&db.url, &auth, "task-host")?;
+            say(format!(
+                "{} on the host build in {}",
+                plan.name,
+                dir.display()
+            ));
+            let base = host_task.url();
+            let args = |d, label| WrkArgs {
+                base_url: &base,
+                ..args(d, label)
+            };
+            load::run(args(warmup.max(Duration::from_secs(1)), "host-warmup"))?;
+            let other_cpu_pct = quiet();
+            let stats = load::run(args(duration, "host-run"))?;
+            let (binary, rps) = (dir.join("task").display().to_string(), stats.rps());
+            host_health = Some(HostHealth {
+                binary,
+                rps,
+                stats,
+                other_cpu_pct,
+            });
         }
     }
 
@@ -903,141 +733,98 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let list = plans
         .iter()
         .find(|p| p.key == "tasks_list")
-        .expect("a GET /tasks plan");
+        .context("a list plan")?;
     say(format!(
-        "{} at {} req/s over {} connections",
-        list.name, cli.rate, cli.rate_connections
+        "{} at {} req/s, {RATE_CONNECTIONS} connections (oha)",
+        list.name, cli.rate
     ));
-    let rate_args = |d: Duration| rate::RateArgs {
-        addr: task.addr,
-        path: &list.script.paths[0],
-        headers: &list.script.headers,
-        connections: cli.rate_connections,
-        rps: cli.rate,
-        duration: d,
-    };
+    let url = format!("{}{}", task.url(), list.script.paths[0]);
+    let fixed = |d| oha::run(&url, &list.script.headers, RATE_CONNECTIONS, cli.rate, d);
     if !warmup.is_zero() {
-        rate::run(rate_args(warmup))?;
+        fixed(warmup)?;
     }
-    let other_cpu_pct = machine::cpu_busy_pct(quiet_window);
-    let fixed = rate::run(rate_args(duration))?;
-    say(format!(
-        "  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {} errors",
-        fixed.achieved_rps,
-        report::ms(fixed.p50_us),
-        report::ms(fixed.p99_us),
-        report::ms(fixed.max_us),
-        fixed.errors
-    ));
+    let other_cpu_pct = quiet();
     let fixed_rate = FixedRate {
         name: list.name.into(),
-        stats: fixed,
+        stats: fixed(duration)?,
         other_cpu_pct,
     };
     task.check_alive()?;
 
-    // Memory under 256 connections.
-    let mut memory = Vec::new();
-    let mem_duration = duration.min(Duration::from_secs(10));
-    for (i, key) in ["auth_validate", "tasks_list"].into_iter().enumerate() {
-        let plan = plans.iter().find(|p| p.key == key).expect("plan");
-        let service = if plan.service == "auth" {
-            &mut auth
-        } else {
-            &mut task
-        };
-        say(format!(
-            "RSS of {} under 256 connections ({})",
-            service.name, plan.name
-        ));
-        let base = service.url();
-        let run = load::spawn(WrkArgs {
-            base_url: &base,
-            script: &plan.script,
-            connections: 256,
-            threads: wrk_threads,
-            duration: mem_duration,
-            work_dir: &work,
-            label: format!("rss-{}", service.name),
-        })?;
-        let t0 = Instant::now();
-        let mut max_rss = 0;
-        while t0.elapsed() < mem_duration + Duration::from_millis(500) {
-            max_rss = max_rss.max(service.memory_kib()?.0);
-            thread::sleep(Duration::from_millis(50));
-        }
-        let stats = run.wait()?;
-        service.check_alive()?;
-        memory.push(Memory {
-            service: service.name.into(),
-            idle_kib: idle[i],
-            at_256_kib: max_rss,
-            load_256: plan.name.into(),
-            load_256_rps: stats.rps(),
-            load_256_errors: stats.errors(),
-            after_kib: 0,
-            peak_kib: 0,
-        });
-    }
-    thread::sleep(Duration::from_secs(1));
-    for (m, s) in memory.iter_mut().zip([&auth, &task]) {
-        let (rss, hwm) = s.memory_kib()?;
-        m.after_kib = rss;
-        m.peak_kib = hwm;
-    }
+    say(format!("lists at scale: {lists_tasks} tasks against 20"));
+    let lists = lists::measure(&db.url, auth.addr, task.addr, lists_tasks, lists_requests)?;
+
+    say(format!(
+        "login under a registration flood, {flood_secs} s, auth at its defaults"
+    ));
+    let flood_auth = env.auth(&db.url, "auth-flood", &[("TRUSTED_PROXY_HOPS", "1")])?;
+    let flood = flood::run(
+        flood_auth.addr,
+        FLOOD_CONNECTIONS,
+        flood_secs,
+        idle_logins,
+        &work,
+    )?;
+    drop(flood_auth);
 
     // Start-up on a fresh SQLite file (task reaches the running auth for its keys).
     let mut startup = Vec::new();
     for name in ["auth", "task"] {
         say(format!("start-up of {name} on SQLite, {startup_runs} runs"));
-        let mut runs = Vec::new();
+        let mut runs_ms = Vec::new();
         for i in 0..startup_runs {
             let dir = work.join(format!("startup-{name}-{i}"));
             std::fs::create_dir_all(&dir)?;
             let url = format!("sqlite://{}/fresh.db?mode=rwc", dir.display());
-            let log_name = format!("startup-{name}-{i}");
-            let s = if name == "auth" {
-                env.start_auth(&url, log_name)?
-            } else {
-                env.start_task(&url, &auth, log_name)?
+            let log = format!("startup-{name}-{i}");
+            let s = match name {
+                "auth" => env.auth(&url, &log, AUTH_UNBOUNDED)?,
+                _ => env.task(&url, &auth, &log)?,
             };
-            runs.push(s.startup.as_secs_f64() * 1000.0);
-            s.stop();
+            runs_ms.push(s.startup.as_secs_f64() * 1000.0);
         }
-        startup.push(Startup {
+        let (median_ms, max_ms) = (
+            median(&runs_ms),
+            runs_ms.iter().copied().fold(f64::NAN, f64::max),
+        );
+        startup.push(report::Startup {
             service: name.into(),
-            database: "SQLite, fresh file".into(),
-            median_ms: median(&runs),
-            max_ms: runs.iter().copied().fold(f64::NAN, f64::max),
-            runs_ms: runs,
+            median_ms,
+            max_ms,
+            runs_ms,
         });
     }
+    drop((task, auth, db));
 
-    task.stop();
-    auth.stop();
-    drop(db);
-
-    let mut machine = machine;
     machine.load_at_end = machine::loadavg();
     machine.other_cpu_at_end = machine::cpu_busy(Duration::from_secs(3));
+    let mut sizes = Vec::new();
+    for (service, path) in [("auth", &auth_bin), ("task", &task_bin)] {
+        let bytes = std::fs::metadata(path)?.len();
+        // gzip -9, as a registry layer is compressed.
+        let gz = Command::new("sh")
+            .args(["-c", "gzip -9 -c \"$0\" | wc -c"])
+            .arg(path)
+            .output()?;
+        let gzip_bytes = String::from_utf8_lossy(&gz.stdout).trim().parse().ok();
+        sizes.push(BinarySize {
+            service: service.into(),
+            bytes,
+            gzip_bytes,
+        });
+    }
     let mut results = Results {
         machine,
-        config: RunConfig {
-            quick: cli.quick,
-            duration_s: duration.as_secs(),
-            warmup_s: warmup.as_secs(),
-            connections: cli.connections,
-            login_connections: cli.login_connections,
-            wrk_threads,
-            pool_max: cli.pool,
-            bcrypt_cost: BCRYPT_COST,
-            seed_users: cli.users,
-            seed_tasks_per_user: cli.tasks_per_user,
-            bench_user_tasks: cli.bench_user_tasks,
-            seeded_users_via,
-            startup_runs,
-            binaries,
-        },
+        config: serde_json::json!({
+            "quick": q, "duration_s": duration.as_secs(), "warmup_s": warmup.as_secs(),
+            "connections": cli.connections, "login_connections": LOGIN_CONNECTIONS,
+            "wrk_threads": wrk_threads, "pool_max": cli.pool, "bcrypt_cost": BCRYPT_COST,
+            "seed_users": USERS, "seed_tasks_per_user": TASKS_PER_USER,
+            "bench_user_tasks": BENCH_USER_TASKS, "startup_runs": startup_runs,
+            "binaries": bins.display().to_string(), "lists_tasks": lists_tasks,
+            "statement_log": statement_log,
+            "flood": format!("{FLOOD_CONNECTIONS} connections, {flood_secs} s"),
+        }),
         targets: vec![],
         scenarios,
         health_during_login,
@@ -1045,13 +832,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         bcrypt: bcrypt.context("no login scenario, so no bcrypt limit")?,
         memory,
         startup,
-        startup_postgres_ms,
         fixed_rate,
         host_health,
-        sizes: [("auth", &auth_bin), ("task", &task_bin)]
-            .into_iter()
-            .map(|(n, b)| binary_size(n, b))
-            .collect::<anyhow::Result<_>>()?,
+        lists,
+        flood,
+        sizes,
         changes_tried: std::fs::read_to_string(workspace_dir().join("bench/changes-tried.md")).ok(),
     };
     results.judge();
@@ -1064,113 +849,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if !cli.keep_work {
         let _ = std::fs::remove_dir_all(&work);
     }
+    let secs = started.elapsed().as_secs_f64();
     say(format!(
-        "done in {:.0} s; wrote {} and results.json",
-        started.elapsed().as_secs_f64(),
+        "done in {secs:.0} s; wrote {}",
         out_dir.join("RESULTS.md").display()
     ));
     println!("{md}");
     Ok(())
-}
-
-/// `--hold`: the seeded services, left running for a profiler until Enter.
-fn hold(
-    auth: &Service,
-    task: &Service,
-    reader: &BenchUser,
-    writer: &BenchUser,
-    reader_ids: &[i64],
-) -> anyhow::Result<()> {
-    println!("AUTH_URL={} AUTH_PID={}", auth.url(), auth.pid());
-    println!("TASK_URL={} TASK_PID={}", task.url(), task.pid());
-    println!("READER_TOKEN={}", reader.token);
-    println!("WRITER_TOKEN={}", writer.token);
-    println!("READER_TASK_ID={}", reader_ids[0]);
-    println!(
-        "# e.g.: wrk -t2 -c64 -d10s -H 'Authorization: Bearer {}' '{}/tasks?limit=20'",
-        reader.token,
-        task.url()
-    );
-    say("holding; press Enter (or close standard input) to stop and drop the database");
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(())
-}
-
-/// The fastest form of the script `key`: what PostgreSQL could do for this endpoint.
-fn pg_limit(pgbench: &[limits::PgbenchResult], key: &str, name: &str) -> Option<Limit> {
-    pgbench
-        .iter()
-        .filter(|p| p.key == key)
-        .max_by(|a, b| a.tps.total_cmp(&b.tps))
-        .map(|p| Limit {
-            name: format!("{name} ({}, {} clients)", p.form.label(), p.clients),
-            value: p.tps,
-            unit: "tps".into(),
-        })
-}
-
-/// `/tasks/health` on the host's (glibc) build of task, right after the static one, on the
-/// same database: what the static build gives up on the path every request takes.
-fn host_task_health(
-    env: &Env,
-    db_url: &str,
-    auth: &Service,
-    plan: &Plan,
-    duration: Duration,
-    warmup: Duration,
-) -> anyhow::Result<HostHealth> {
-    let (_, host_task) = build(false, &["task"])?;
-    let host_env = Env {
-        task_bin: &host_task,
-        signing_key: env.signing_key.clone(),
-        ..*env
-    };
-    let mut service = host_env.start_task(db_url, auth, "task-host".into())?;
-    let base = service.url();
-    let args = |d: Duration, label: &str| WrkArgs {
-        base_url: &base,
-        script: &plan.script,
-        connections: plan.connections,
-        threads: std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4) as u32,
-        duration: d,
-        work_dir: env.work,
-        label: format!("host-{}-{label}", plan.key),
-    };
-    say(format!("{} on the host build", plan.name));
-    if !warmup.is_zero() {
-        load::run(args(warmup, "warmup"))?;
-    }
-    let other_cpu_pct = machine::cpu_busy_pct(Duration::from_secs(1));
-    let stats = load::run(args(duration, "run"))?;
-    service.check_alive()?;
-    service.stop();
-    say(format!("  {:.0} req/s", stats.rps()));
-    Ok(HostHealth {
-        binary: host_task.display().to_string(),
-        rps: stats.rps(),
-        stats,
-        other_cpu_pct,
-    })
-}
-
-/// The binary's size on disk and gzip -9'd (as a registry layer is compressed).
-fn binary_size(name: &str, path: &Path) -> anyhow::Result<BinarySize> {
-    let bytes = std::fs::metadata(path)
-        .with_context(|| format!("{}", path.display()))?
-        .len();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("gzip -9 -c \"$0\" | wc -c")
-        .arg(path)
-        .output()
-        .context("cannot run gzip")?;
-    let gzip_bytes = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
-    Ok(BinarySize {
-        service: name.into(),
-        bytes,
-        gzip_bytes,
-    })
 }

@@ -31,11 +31,9 @@ pub fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
         .output()
         .context("cannot run psql (apt-get install postgresql-client)")?;
     if !out.status.success() {
-        bail!(
-            "psql failed: {}\nSQL: {}",
-            String::from_utf8_lossy(&out.stderr).trim(),
-            sql.chars().take(400).collect::<String>()
-        );
+        let sql: String = sql.chars().take(400).collect();
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!("psql failed: {}\nSQL: {sql}", err.trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
@@ -54,10 +52,11 @@ impl ScratchDb {
         url.set_path(&name);
         psql(admin_url, &format!("DROP DATABASE IF EXISTS {name}"))?;
         psql(admin_url, &format!("CREATE DATABASE {name}"))?;
+        let (admin_url, url) = (admin_url.to_owned(), url.into());
         Ok(Self {
-            admin_url: admin_url.to_owned(),
+            admin_url,
             name,
-            url: url.into(),
+            url,
         })
     }
 }
@@ -71,16 +70,10 @@ impl Drop for ScratchDb {
     }
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// A running service process; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Service {
     pub name: &'static str,
     pub addr: SocketAddr,
-    pub health_path: &'static str,
     pub log_path: PathBuf,
     child: Child,
     /// From spawn to the first 200 on the health path.
@@ -96,12 +89,14 @@ pub struct Launch<'a> {
 }
 
 impl Launch<'_> {
+    /// Starts the service on a free port and waits (60 s at most) for 200 on its health path.
     pub fn start(self) -> anyhow::Result<Service> {
-        let port = free_port()?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let health_path = match self.name {
-            "auth" => "/auth/health",
-            _ => "/tasks/health",
+        let health = if self.name == "auth" {
+            "/auth/health"
+        } else {
+            "/tasks/health"
         };
         let log_path = self.log_dir.join(format!("{}.stdout.log", self.log_name));
         let err_path = self.log_dir.join(format!("{}.stderr.log", self.log_name));
@@ -110,58 +105,41 @@ impl Launch<'_> {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("PORT", port.to_string())
+            .envs(self.env)
             .stdin(Stdio::null())
             .stdout(File::create(&log_path)?)
             .stderr(File::create(&err_path)?);
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
         let started = Instant::now();
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", self.binary.display()))?;
-        let mut service = Service {
+        let child =
+            (cmd.spawn()).with_context(|| format!("cannot start {}", self.binary.display()))?;
+        let mut s = Service {
             name: self.name,
             addr,
-            health_path,
             log_path,
             child,
             startup: Duration::ZERO,
         };
-        service.startup = service.wait_healthy(started, &err_path)?;
-        Ok(service)
-    }
-}
-
-impl Service {
-    fn wait_healthy(&mut self, started: Instant, err_path: &Path) -> anyhow::Result<Duration> {
-        let deadline = started + Duration::from_secs(60);
         loop {
-            if let Ok(r) = http::request(self.addr, "GET", self.health_path, &[], None)
-                && r.status == 200
-            {
-                return Ok(started.elapsed());
+            if http::request(addr, "GET", health, &[], None).is_ok_and(|r| r.status == 200) {
+                s.startup = started.elapsed();
+                return Ok(s);
             }
-            if let Some(status) = self.child.try_wait()? {
-                let stderr = std::fs::read_to_string(err_path).unwrap_or_default();
-                let stdout = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+            if let Some(status) = s.child.try_wait()? {
+                let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
                 bail!(
-                    "{} exited during start-up ({status})\nstderr: {stderr}\nstdout: {}",
-                    self.name,
-                    tail(&stdout, 2000)
+                    "{} exited during start-up ({status})\nstderr: {stderr}",
+                    s.name
                 );
             }
-            if Instant::now() > deadline {
-                bail!(
-                    "{} did not answer 200 on {} within 60 s",
-                    self.name,
-                    self.health_path
-                );
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("{} did not answer 200 on {health} within 60 s", s.name);
             }
             thread::sleep(Duration::from_millis(1));
         }
     }
+}
 
+impl Service {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -174,9 +152,7 @@ impl Service {
     pub fn memory_kib(&self) -> anyhow::Result<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         let field = |name: &str| -> anyhow::Result<u64> {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
+            (status.lines().find_map(|l| l.strip_prefix(name)))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
                 .with_context(|| format!("no {name} in /proc/{}/status", self.pid()))
         };
@@ -185,28 +161,21 @@ impl Service {
 
     /// Bytes written to the captured stdout so far.
     pub fn log_len(&self) -> u64 {
-        std::fs::metadata(&self.log_path)
-            .map(|m| m.len())
-            .unwrap_or(0)
+        std::fs::metadata(&self.log_path).map_or(0, |m| m.len())
     }
 
     /// Fails if the process has exited.
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
-            bail!(
-                "{} exited unexpectedly ({status}); see {}",
-                self.name,
-                self.log_path.display()
-            );
+            let log = self.log_path.display();
+            bail!("{} exited unexpectedly ({status}); see {log}", self.name);
         }
         Ok(())
     }
+}
 
-    pub fn stop(mut self) {
-        self.terminate();
-    }
-
-    fn terminate(&mut self) {
+impl Drop for Service {
+    fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_some() {
             return;
         }
@@ -225,29 +194,11 @@ impl Service {
     }
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.terminate();
-    }
-}
-
-/// The last `n` bytes of `s` (on a character boundary).
-pub fn tail(s: &str, n: usize) -> &str {
-    let mut start = s.len().saturating_sub(n);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
 /// Lines and bytes a log file gained between two lengths.
 pub fn log_delta(path: &Path, from: u64, to: u64) -> anyhow::Result<(u64, u64)> {
     let data = std::fs::read(path)?;
     let to = (to as usize).min(data.len());
-    let from = (from as usize).min(to);
-    let slice = &data[from..to];
-    Ok((
-        slice.len() as u64,
-        slice.iter().filter(|&&b| b == b'\n').count() as u64,
-    ))
+    let slice = &data[(from as usize).min(to)..to];
+    let lines = slice.iter().filter(|&&b| b == b'\n').count();
+    Ok((slice.len() as u64, lines as u64))
 }

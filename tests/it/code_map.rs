@@ -4,7 +4,7 @@
 //! docs/code-map.md is gone; the README's test command is the one CI runs; every ignored
 //! test says how both runners include it. And what is kept by hand beside the code stays true:
 //! the forge workflow runs `.ci/run`'s commands, comments carry no history, docs/testing.md's
-//! numbers are in its tests, the benchmark's SQL names the task entity's columns.
+//! numbers are in its tests.
 
 use std::{
     collections::BTreeSet,
@@ -650,61 +650,5 @@ fn every_number_in_the_test_table_is_in_the_test_it_describes() {
         "docs/testing.md says numbers its tests do not contain; derive them from the test or \
          drop them:\n  {}",
         stale.join("\n  ")
-    );
-}
-
-/// The Rust field names of `struct Model` in `file`, in order.
-fn model_fields(file: &str) -> Vec<String> {
-    read(file)
-        .split("pub struct Model {")
-        .nth(1)
-        .and_then(|rest| rest.split("\n}").next())
-        .unwrap_or_else(|| panic!("{file} has no `pub struct Model`"))
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("pub "))
-        .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim().to_owned()))
-        .collect()
-}
-
-/// What follows `name` in `text` up to `end`.
-fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
-    text.split_once(start)
-        .and_then(|(_, rest)| rest.split_once(end))
-        .map(|(inner, _)| inner)
-        .unwrap_or_else(|| panic!("no `{start}` … `{end}`"))
-}
-
-/// Quoted identifiers (`"name"`, the last one of `"table"."name"`) in `sql`, in order.
-fn quoted_columns(sql: &str, table: &str) -> Vec<String> {
-    sql.split(", ")
-        .map(|c| {
-            c.trim()
-                .trim_start_matches(&format!("\"{table}\"."))
-                .trim_matches('"')
-                .to_owned()
-        })
-        .collect()
-}
-
-#[test]
-fn the_benchmarks_sql_names_the_columns_the_task_service_has() {
-    let fields = model_fields("task/src/storage/tasks.rs");
-    let limits = read("bench/src/limits.rs");
-    let selected = quoted_columns(
-        between(&limits, "const TASK_COLUMNS: &str = r#\"", "\"#;"),
-        "tasks",
-    );
-    let returning = quoted_columns(between(&limits, "const RETURNING: &str = r#\"", "\"#;"), "");
-    let inserted = quoted_columns(between(&limits, "INSERT INTO \"tasks\" (", ")"), "");
-    assert_eq!(
-        selected, fields,
-        "bench/src/limits.rs's TASK_COLUMNS (what its pgbench scripts select) is not the task \
-         entity's columns in order (task/src/storage/tasks.rs)"
-    );
-    assert_eq!(returning, fields, "bench/src/limits.rs's RETURNING");
-    assert_eq!(
-        inserted,
-        fields[1..],
-        "bench/src/limits.rs's INSERT names every column but the id"
     );
 }
