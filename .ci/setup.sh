@@ -18,6 +18,10 @@ command -v curl >/dev/null || apt_needed+=(curl)
 # The load balancer of tests/it/rehearsal.rs.
 command -v haproxy >/dev/null || apt_needed+=(haproxy)
 python3 -m venv --help >/dev/null 2>&1 || apt_needed+=(python3-venv)
+# oha's TLS through the system's OpenSSL: its default TLS (rustls) compiles a crypto library
+# from source, and the benchmark speaks plain HTTP.
+command -v pkg-config >/dev/null || apt_needed+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || apt_needed+=(libssl-dev)
 if [ ${#apt_needed[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_needed[@]}" >/dev/null
@@ -27,7 +31,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 # The fixed-rate load generator of the benchmark harness (.ci/bench.sh runs this line from here
 # when setup did not run).
-command -v oha >/dev/null || cargo install oha --locked --version 1.16.0
+command -v oha >/dev/null || cargo install oha --locked --version 1.16.0 --no-default-features --features native-tls
 # Pinned: .ci/deny.sh lays the advisory snapshot where this version looks for it.
 cargo deny --version 2>/dev/null | grep -q "^cargo-deny 0\.20\." || cargo install cargo-deny --locked --version "~0.20.2"
 
