@@ -33,8 +33,28 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> anyhow::Result<Response> {
-    let first = send(addr, method, path, headers, body);
-    match first {
+    let send = || -> anyhow::Result<Response> {
+        CLIENT.with(|(rt, client)| {
+            let mut req = client.request(method.parse()?, format!("http://{addr}{path}"));
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            if let Some(body) = body {
+                req = req
+                    .header("content-type", "application/json")
+                    .body(body.to_owned());
+            }
+            rt.block_on(async {
+                let r = req.send().await?;
+                let status = r.status().as_u16();
+                Ok(Response {
+                    status,
+                    body: r.text().await?,
+                })
+            })
+        })
+    };
+    match send() {
         // A reused connection that closed as the request went out: a GET is safe to send
         // again once, on a fresh connection.
         Err(e)
@@ -42,36 +62,8 @@ pub fn request(
                 && e.downcast_ref::<reqwest::Error>()
                     .is_some_and(|e| e.is_request()) =>
         {
-            send(addr, method, path, headers, body)
+            send()
         }
         other => other,
     }
-}
-
-fn send(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> anyhow::Result<Response> {
-    CLIENT.with(|(rt, client)| {
-        let mut req = client.request(method.parse()?, format!("http://{addr}{path}"));
-        for (name, value) in headers {
-            req = req.header(*name, *value);
-        }
-        if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_owned());
-        }
-        rt.block_on(async {
-            let r = req.send().await?;
-            let status = r.status().as_u16();
-            Ok(Response {
-                status,
-                body: r.text().await?,
-            })
-        })
-    })
 }
